@@ -1,0 +1,292 @@
+//! `AadClient`: a credential, a cloud, and the token cache in front of them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
+use url::Url;
+
+use crate::auth::credential::{EntraEndpoint, TokenCredential, TokenRequestContext};
+use crate::auth::token::AccessToken;
+use crate::cache::{Need, RefreshPolicy, Slot, TokenCache};
+use crate::clock::{Clock, SystemClock};
+use crate::cloud::Cloud;
+use crate::error::Result;
+use crate::http::url::parse_base_url;
+use crate::http::{default_http_client, HttpPipeline, RetryPolicy};
+
+/// Acquires and caches Entra access tokens for Power BI.
+///
+/// Cheap to clone (all clones share one cache). Concurrent callers on a cold or due key cause
+/// one token request between them; different scopes never wait on each other.
+///
+/// ```no_run
+/// use powerbi_embed::{AadClient, ClientSecretCredential};
+/// # async fn run() -> powerbi_embed::Result<()> {
+/// let credential = ClientSecretCredential::new(
+///     "contoso.onmicrosoft.com",
+///     "00000000-0000-0000-0000-000000000001",
+///     std::env::var("AZURE_CLIENT_SECRET").unwrap_or_default(),
+/// )?;
+/// let aad = AadClient::new(credential)?;
+/// let token = aad.token().await?;
+/// println!("valid until {}", token.expires_on());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AadClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    credential: Arc<dyn TokenCredential>,
+    cloud: Cloud,
+    authority_host: Url,
+    endpoint: EntraEndpoint,
+    default_scopes: Vec<String>,
+    http: HttpPipeline,
+    cache: TokenCache<String, AccessToken>,
+    /// The slot of the default scope, held so the hot path skips the cache's map.
+    default_slot: Arc<Slot<AccessToken>>,
+    identity: String,
+}
+
+impl fmt::Debug for AadClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AadClient")
+            .field("credential", &self.inner.credential)
+            .field("cloud", &self.inner.cloud)
+            .field("authority_host", &self.inner.authority_host.as_str())
+            .field("endpoint", &self.inner.endpoint)
+            .field("scopes", &self.inner.default_scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AadClient {
+    /// A client for the public cloud with default settings.
+    ///
+    /// # Errors
+    /// Only if the default HTTP client cannot be built (no TLS backend).
+    pub fn new(credential: impl TokenCredential + 'static) -> Result<Self> {
+        Self::builder(credential).build()
+    }
+
+    /// A builder, to choose the cloud, HTTP client, retry and refresh policies.
+    pub fn builder(credential: impl TokenCredential + 'static) -> AadClientBuilder {
+        AadClientBuilder::new(Arc::new(credential))
+    }
+
+    /// A builder over a shared credential.
+    pub fn builder_shared(credential: Arc<dyn TokenCredential>) -> AadClientBuilder {
+        AadClientBuilder::new(credential)
+    }
+
+    /// A token for the cloud's Power BI scope, from the cache when it has a fresh one.
+    ///
+    /// # Errors
+    /// The credential's error when no valid cached token exists. A failed renewal of a token
+    /// that is still valid is not an error: the cached token is returned and a warning logged.
+    pub async fn token(&self) -> Result<AccessToken> {
+        self.token_with(Need::Valid).await
+    }
+
+    /// A token for other scopes (sorted before caching, so order does not matter).
+    ///
+    /// # Errors
+    /// As [`token`](Self::token), and [`Error::InvalidInput`](crate::Error::InvalidInput) for
+    /// an empty scope list.
+    pub async fn token_for_scopes<S: AsRef<str>>(&self, scopes: &[S]) -> Result<AccessToken> {
+        let mut scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        if scopes.is_empty() {
+            return Err(crate::Error::invalid("scopes", "at least one scope is required"));
+        }
+        scopes.sort();
+        scopes.dedup();
+        let key = self.cache_key(&scopes);
+        let slot = self.inner.cache.slot(&key);
+        self.fetch_into(&slot, &scopes, Need::Valid).await
+    }
+
+    /// A Power BI token that is still valid at least `min_remaining` from now, renewing the
+    /// cached one first if it would expire sooner. Used before requesting an embed token, which
+    /// never outlives the Entra token it was requested with.
+    ///
+    /// # Errors
+    /// As [`token`](Self::token).
+    pub async fn token_valid_for(&self, min_remaining: Duration) -> Result<AccessToken> {
+        let until = self.inner.http.clock.now() + min_remaining;
+        self.token_with(Need::ValidUntil(until)).await
+    }
+
+    pub(crate) async fn token_with(&self, need: Need) -> Result<AccessToken> {
+        self.fetch_into(&self.inner.default_slot, &self.inner.default_scopes, need).await
+    }
+
+    async fn fetch_into(&self, slot: &Slot<AccessToken>, scopes: &[String], need: Need) -> Result<AccessToken> {
+        let inner = &self.inner;
+        inner
+            .cache
+            .get_in_slot(slot, need, || {
+                let span = tracing::info_span!("entra_token", identity = %inner.identity, scopes = %scopes.join(" "));
+                async move {
+                    let ctx = TokenRequestContext {
+                        scopes,
+                        authority_host: &inner.authority_host,
+                        endpoint: inner.endpoint,
+                        http: &inner.http,
+                    };
+                    let outcome = inner.credential.get_token(&ctx).await;
+                    match &outcome {
+                        Ok(token) => tracing::debug!(expires_on = %token.expires_on(), "token acquired"),
+                        Err(error) => tracing::debug!(%error, "token request failed"),
+                    }
+                    outcome
+                }
+                .instrument(span)
+            })
+            .await
+    }
+
+    /// The cloud this client signs in to.
+    pub fn cloud(&self) -> &Cloud {
+        &self.inner.cloud
+    }
+
+    /// The identity part of the cache key (no secret), e.g. `tenant/client`.
+    pub fn cache_identity(&self) -> &str {
+        &self.inner.identity
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.http.clock
+    }
+
+    fn cache_key(&self, sorted_scopes: &[String]) -> String {
+        format!("{}|{}|{}", self.inner.authority_host, self.inner.identity, sorted_scopes.join(" "))
+    }
+}
+
+/// Configures an [`AadClient`].
+#[derive(Debug)]
+pub struct AadClientBuilder {
+    credential: Arc<dyn TokenCredential>,
+    cloud: Cloud,
+    authority_host: Option<String>,
+    endpoint: EntraEndpoint,
+    scopes: Option<Vec<String>>,
+    http_client: Option<reqwest::Client>,
+    retry: RetryPolicy,
+    refresh: RefreshPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+impl AadClientBuilder {
+    fn new(credential: Arc<dyn TokenCredential>) -> Self {
+        Self {
+            credential,
+            cloud: Cloud::Public,
+            authority_host: None,
+            endpoint: EntraEndpoint::V2,
+            scopes: None,
+            http_client: None,
+            retry: RetryPolicy::default(),
+            refresh: RefreshPolicy::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The cloud (default [`Cloud::Public`]): sets the authority host and the Power BI scope.
+    pub fn cloud(mut self, cloud: Cloud) -> Self {
+        self.cloud = cloud;
+        self
+    }
+
+    /// Overrides the cloud's authority host (e.g. from `AZURE_AUTHORITY_HOST`, or a local fake).
+    pub fn authority_host(mut self, authority_host: impl Into<String>) -> Self {
+        self.authority_host = Some(authority_host.into());
+        self
+    }
+
+    /// Uses the v1 token endpoint (`resource=`) instead of v2 (`scope=`).
+    pub fn endpoint(mut self, endpoint: EntraEndpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// Overrides the default scopes (the cloud's Power BI `.default` scope).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sends requests with this client. Give it no redirect policy (`Policy::none()`) and a
+    /// timeout: the default client has both, a supplied one is used as it is.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Retries of token requests (default: [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// When cached tokens are renewed (default: 5 minutes before expiry).
+    pub fn refresh_policy(mut self, refresh: RefreshPolicy) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    /// The clock, for tests ([`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming `authority_host` or `scopes`.
+    pub fn build(self) -> Result<AadClient> {
+        let authority_host = match &self.authority_host {
+            Some(host) => parse_base_url("authority_host", host)?,
+            None => self.cloud.authority_host(),
+        };
+        let mut default_scopes = self.scopes.unwrap_or_else(|| vec![self.cloud.scope()]);
+        default_scopes.retain(|s| !s.trim().is_empty());
+        if default_scopes.is_empty() {
+            return Err(crate::Error::invalid("scopes", "at least one scope is required"));
+        }
+        default_scopes.sort();
+        default_scopes.dedup();
+        let client = match self.http_client {
+            Some(client) => client,
+            None => default_http_client()?,
+        };
+        let http = HttpPipeline { client, retry: self.retry, clock: self.clock.clone() };
+        let cache = TokenCache::new(self.clock, self.refresh);
+        let identity = self.credential.cache_identity();
+        let default_key = format!("{}|{}|{}", authority_host, identity, default_scopes.join(" "));
+        let default_slot = cache.slot(&default_key);
+        Ok(AadClient {
+            inner: Arc::new(Inner {
+                credential: self.credential,
+                cloud: self.cloud,
+                authority_host,
+                endpoint: self.endpoint,
+                default_scopes,
+                http,
+                cache,
+                default_slot,
+                identity,
+            }),
+        })
+    }
+}

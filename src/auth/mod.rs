@@ -1,0 +1,18 @@
+//! Signing in to Microsoft Entra ID: the [`TokenCredential`] trait, the providers that implement
+//! it, and [`AadClient`], which caches their tokens.
+
+pub(crate) mod client;
+pub(crate) mod client_secret;
+pub(crate) mod credential;
+pub(crate) mod entra;
+pub(crate) mod refresh_token;
+pub(crate) mod static_token;
+pub(crate) mod token;
+pub(crate) mod user_password;
+
+pub use client::{AadClient, AadClientBuilder};
+pub use client_secret::ClientSecretCredential;
+pub use credential::{EntraEndpoint, TokenCredential, TokenRequestContext};
+pub use static_token::StaticTokenCredential;
+pub use token::AccessToken;
+pub use user_password::UsernamePasswordCredential;

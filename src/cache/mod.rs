@@ -1,0 +1,245 @@
+//! One cache for everything that expires: Entra access tokens and Power BI embed tokens.
+//!
+//! Per key it is **single-flight** (concurrent misses share one fetch, and the callers that
+//! waited share its outcome, success or failure) and **refresh-ahead** (see [`RefreshPolicy`]).
+//! Keys are independent: the map lock is held only to find a key's slot, never across a fetch,
+//! so a slow fetch for one key never delays another.
+
+mod policy;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, RwLock};
+
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+pub use policy::RefreshPolicy;
+
+/// A value that expires: what the cache can hold.
+pub trait Expiring: Clone + Send + Sync + 'static {
+    /// When the value stops being valid.
+    fn expires_on(&self) -> OffsetDateTime;
+    /// When the issuer suggests renewing it (Entra's `refresh_in`), if it said.
+    fn refresh_hint(&self) -> Option<OffsetDateTime> {
+        None
+    }
+}
+
+/// After a failed renewal, how long the cached value is served before renewal is tried again.
+const RENEWAL_RETRY_DELAY: time::Duration = time::Duration::seconds(30);
+
+/// What a caller needs from the cached value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Need {
+    /// Any value that has not expired.
+    #[default]
+    Valid,
+    /// A value still valid at this moment (e.g. an Entra token that outlives the embed token
+    /// about to be requested with it).
+    ValidUntil(OffsetDateTime),
+}
+
+impl Need {
+    fn satisfied_by(self, expires_on: OffsetDateTime, now: OffsetDateTime) -> bool {
+        match self {
+            Need::Valid => now < expires_on,
+            Need::ValidUntil(until) => now < expires_on && until <= expires_on,
+        }
+    }
+}
+
+/// A single-flight, refresh-ahead cache.
+#[derive(Debug)]
+pub(crate) struct TokenCache<K, V> {
+    slots: Mutex<HashMap<K, Arc<Slot<V>>>>,
+    clock: Arc<dyn Clock>,
+    policy: RefreshPolicy,
+}
+
+impl<K: Hash + Eq + Clone, V: Expiring> TokenCache<K, V> {
+    pub fn new(clock: Arc<dyn Clock>, policy: RefreshPolicy) -> Self {
+        Self { slots: Mutex::new(HashMap::new()), clock, policy }
+    }
+
+    /// The slot for `key`, created on first use. Holding the returned `Arc` lets a hot caller
+    /// skip the map lookup altogether.
+    pub fn slot(&self, key: &K) -> Arc<Slot<V>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = slots.get(key) {
+            return slot.clone();
+        }
+        // Forget slots whose values have expired, so a cache keyed by end user stays bounded by
+        // the number of live tokens rather than growing forever.
+        if slots.len() >= 1024 && slots.len().is_power_of_two() {
+            let now = self.clock.now();
+            slots.retain(|_, slot| Arc::strong_count(slot) > 1 || slot.is_live(now));
+        }
+        slots.entry(key.clone()).or_insert_with(|| Arc::new(Slot::default())).clone()
+    }
+
+    /// The cached value for `key` if it meets `need`, otherwise the result of `fetch`.
+    pub async fn get_or_fetch<F, Fut>(&self, key: &K, need: Need, fetch: F) -> Result<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V>>,
+    {
+        self.get_in_slot(&self.slot(key), need, fetch).await
+    }
+
+    /// [`get_or_fetch`](Self::get_or_fetch) on a slot the caller already holds.
+    pub async fn get_in_slot<F, Fut>(&self, slot: &Slot<V>, need: Need, fetch: F) -> Result<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V>>,
+    {
+        let now = self.clock.now();
+        let (generation, due_but_valid) = match slot.peek(now, need) {
+            Peek::Fresh(value) => return Ok(value),
+            Peek::Due { generation, value } => (generation, Some(value)),
+            Peek::Missing { generation } => (generation, None),
+        };
+
+        if let Some(current) = due_but_valid {
+            // Due for renewal but still good: one caller renews, everyone else is served now.
+            let Ok(_flight) = slot.flight.try_lock() else { return Ok(current) };
+            if slot.generation() != generation {
+                return Ok(slot.latest(now).unwrap_or(current));
+            }
+            return match self.run_fetch(slot, fetch).await {
+                Ok(value) => Ok(value),
+                Err(error) => {
+                    tracing::warn!(%error, "token renewal failed; serving the cached token until it expires");
+                    Ok(current)
+                }
+            };
+        }
+
+        let _flight = slot.flight.lock().await;
+        if slot.generation() != generation {
+            // A fetch finished while we waited for it: share its outcome rather than repeat it.
+            if let Some(value) = slot.latest(self.clock.now()) {
+                return Ok(value);
+            }
+            if let Some(error) = slot.last_error() {
+                return Err(error);
+            }
+        }
+        self.run_fetch(slot, fetch).await
+    }
+
+    async fn run_fetch<F, Fut>(&self, slot: &Slot<V>, fetch: F) -> Result<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V>>,
+    {
+        let fetched_at = self.clock.now();
+        let outcome = fetch().await;
+        let mut state = slot.write();
+        state.generation += 1;
+        match &outcome {
+            Ok(value) => {
+                let refresh_at = self.policy.refresh_at(fetched_at, value.expires_on(), value.refresh_hint());
+                state.entry = Some(Entry { value: value.clone(), refresh_at });
+                state.last_error = None;
+            }
+            Err(error) => {
+                state.last_error = Some(error.clone());
+                // A failed renewal of a still-valid value: try again in a while, not on every call.
+                if let Some(entry) = &mut state.entry {
+                    entry.refresh_at = (fetched_at + RENEWAL_RETRY_DELAY).min(entry.value.expires_on());
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Drops the cached value for `key` (e.g. after the service rejected it).
+    pub fn invalidate(&self, key: &K) {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = slots.get(key) {
+            slot.write().entry = None;
+        }
+    }
+}
+
+/// One key's value and its flight lock.
+#[derive(Debug)]
+pub(crate) struct Slot<V> {
+    state: RwLock<SlotState<V>>,
+    /// Held by the one caller fetching for this key; waiters queue on it.
+    flight: tokio::sync::Mutex<()>,
+}
+
+impl<V> Default for Slot<V> {
+    fn default() -> Self {
+        Self {
+            state: RwLock::new(SlotState { entry: None, generation: 0, last_error: None }),
+            flight: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SlotState<V> {
+    entry: Option<Entry<V>>,
+    /// Counts finished fetches, so a waiter can tell whether one completed while it waited.
+    generation: u64,
+    last_error: Option<Error>,
+}
+
+#[derive(Debug)]
+struct Entry<V> {
+    value: V,
+    refresh_at: OffsetDateTime,
+}
+
+enum Peek<V> {
+    Fresh(V),
+    Due { generation: u64, value: V },
+    Missing { generation: u64 },
+}
+
+impl<V: Expiring> Slot<V> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, SlotState<V>> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, SlotState<V>> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn peek(&self, now: OffsetDateTime, need: Need) -> Peek<V> {
+        let state = self.read();
+        match &state.entry {
+            Some(entry) if need.satisfied_by(entry.value.expires_on(), now) => {
+                if now < entry.refresh_at {
+                    Peek::Fresh(entry.value.clone())
+                } else {
+                    Peek::Due { generation: state.generation, value: entry.value.clone() }
+                }
+            }
+            _ => Peek::Missing { generation: state.generation },
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.read().generation
+    }
+
+    /// The value of the latest fetch, if it has not expired.
+    fn latest(&self, now: OffsetDateTime) -> Option<V> {
+        let state = self.read();
+        state.entry.as_ref().filter(|e| now < e.value.expires_on()).map(|e| e.value.clone())
+    }
+
+    fn last_error(&self) -> Option<Error> {
+        self.read().last_error.clone()
+    }
+
+    fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.latest(now).is_some()
+    }
+}

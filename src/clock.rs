@@ -1,0 +1,108 @@
+//! Time, injectable: the caches decide freshness from [`Clock::now`] and every wait (retry
+//! backoff, `Retry-After`, device-code polling) goes through [`Clock::sleep`], so tests can run
+//! an hour of token lifetime or a minute of back-off in microseconds with [`ManualClock`].
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// A source of the current time and of waiting.
+#[async_trait]
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time, UTC.
+    fn now(&self) -> OffsetDateTime;
+    /// Waits for `duration`.
+    async fn sleep(&self, duration: Duration);
+}
+
+/// The real clock: the system time and `tokio::time::sleep`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+#[async_trait]
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// A clock that moves only when told to, for tests.
+///
+/// `sleep` returns at once after advancing the clock by the requested duration and recording
+/// it, so a test can assert exactly which waits happened ([`ManualClock::sleeps`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use powerbi_embed::{Clock, ManualClock};
+/// # tokio_test_block_on(async {
+/// let clock = ManualClock::new(time::macros::datetime!(2026-01-01 0:00 UTC));
+/// clock.sleep(Duration::from_secs(5)).await;
+/// assert_eq!(clock.now(), time::macros::datetime!(2026-01-01 0:00:05 UTC));
+/// assert_eq!(clock.sleeps(), vec![Duration::from_secs(5)]);
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    state: Arc<Mutex<ManualState>>,
+}
+
+#[derive(Debug)]
+struct ManualState {
+    now: OffsetDateTime,
+    sleeps: Vec<Duration>,
+}
+
+impl ManualClock {
+    /// A clock standing at `start`.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self { state: Arc::new(Mutex::new(ManualState { now: start, sleeps: Vec::new() })) }
+    }
+
+    /// A clock standing at the current system time.
+    pub fn starting_now() -> Self {
+        Self::new(OffsetDateTime::now_utc())
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut state = self.lock();
+        state.now += by;
+    }
+
+    /// Every duration passed to `sleep` so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.lock().sleeps.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ManualState> {
+        // A panic while holding this lock cannot leave the state half-written, so keep going.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        self.lock().now
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        {
+            let mut state = self.lock();
+            state.now += duration;
+            state.sleeps.push(duration);
+        }
+        // Let other tasks run, as a real sleep would.
+        tokio::task::yield_now().await;
+    }
+}

@@ -1,0 +1,185 @@
+//! National clouds: where to sign in, which resource to ask a token for, and which Power BI API
+//! to call. Values from Microsoft's national-cloud embedding documentation.
+
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::http::url::parse_base_url;
+
+/// A Power BI cloud.
+///
+/// ```
+/// use powerbi_embed::Cloud;
+/// assert_eq!(Cloud::Public.scope(), "https://analysis.windows.net/powerbi/api/.default");
+/// assert_eq!(Cloud::from_name("usgovhigh").unwrap(), Cloud::UsGovHigh);
+/// let fake = Cloud::custom("http://127.0.0.1:9000", "https://analysis.windows.net/powerbi/api", "http://127.0.0.1:9001").unwrap();
+/// assert_eq!(fake.api_base().as_str(), "http://127.0.0.1:9001/");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Cloud {
+    /// The commercial cloud (`login.microsoftonline.com`, `api.powerbi.com`).
+    #[default]
+    Public,
+    /// US Government Community Cloud (GCC).
+    UsGov,
+    /// US Government Community Cloud High.
+    UsGovHigh,
+    /// US Department of Defense.
+    UsDod,
+    /// Azure China (21Vianet).
+    China,
+    /// Any other (authority host, resource, API base), e.g. a local fake.
+    Custom(CustomCloud),
+}
+
+/// A cloud given by its three endpoints; build it with [`Cloud::custom`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomCloud {
+    authority_host: Url,
+    resource: String,
+    api_base: Url,
+}
+
+impl Cloud {
+    /// A custom cloud. URLs must be `https`, or `http` to a loopback host, with no query or
+    /// fragment; they are normalised to end in `/`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `authority_host`, `resource` or `api_base`.
+    pub fn custom(authority_host: &str, resource: &str, api_base: &str) -> Result<Self> {
+        let resource = resource.trim_end_matches('/');
+        let parsed = Url::parse(resource)
+            .map_err(|e| Error::invalid("resource", format!("not an absolute URL ({e})")))?;
+        if parsed.scheme() != "https" && parsed.scheme() != "api" {
+            return Err(Error::invalid("resource", "must be an https:// resource URI"));
+        }
+        Ok(Cloud::Custom(CustomCloud {
+            authority_host: parse_base_url("authority_host", authority_host)?,
+            resource: resource.to_owned(),
+            api_base: parse_base_url("api_base", api_base)?,
+        }))
+    }
+
+    /// Parses a cloud name as accepted by the examples and `POWERBI_CLOUD`: `public`, `usgov`
+    /// (GCC), `usgovhigh`, `usdod`, `china`. Case and `-`/`_` are ignored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `cloud` for an unknown name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        let normalised: String =
+            name.chars().filter(|c| !matches!(c, '-' | '_' | ' ')).collect::<String>().to_ascii_lowercase();
+        Ok(match normalised.as_str() {
+            "public" | "azurepublic" | "commercial" => Cloud::Public,
+            "usgov" | "gcc" => Cloud::UsGov,
+            "usgovhigh" | "gcchigh" => Cloud::UsGovHigh,
+            "usdod" | "dod" => Cloud::UsDod,
+            "china" => Cloud::China,
+            _ => {
+                return Err(Error::invalid(
+                    "cloud",
+                    format!("unknown cloud {name:?}; expected public, usgov, usgovhigh, usdod or china"),
+                ))
+            }
+        })
+    }
+
+    /// The Entra authority host, e.g. `https://login.microsoftonline.com/`.
+    pub fn authority_host(&self) -> Url {
+        match self {
+            Cloud::Custom(custom) => custom.authority_host.clone(),
+            _ => static_url(self.endpoints().0),
+        }
+    }
+
+    /// The Power BI resource, e.g. `https://analysis.windows.net/powerbi/api`.
+    pub fn resource(&self) -> &str {
+        match self {
+            Cloud::Custom(custom) => &custom.resource,
+            _ => self.endpoints().1,
+        }
+    }
+
+    /// The Power BI scope: the resource followed by `/.default`.
+    pub fn scope(&self) -> String {
+        format!("{}/.default", self.resource())
+    }
+
+    /// The Power BI REST API base, e.g. `https://api.powerbi.com/`.
+    pub fn api_base(&self) -> Url {
+        match self {
+            Cloud::Custom(custom) => custom.api_base.clone(),
+            _ => static_url(self.endpoints().2),
+        }
+    }
+
+    fn endpoints(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Cloud::Public => {
+                ("https://login.microsoftonline.com/", "https://analysis.windows.net/powerbi/api", "https://api.powerbi.com/")
+            }
+            Cloud::UsGov => (
+                "https://login.microsoftonline.com/",
+                "https://analysis.usgovcloudapi.net/powerbi/api",
+                "https://api.powerbigov.us/",
+            ),
+            Cloud::UsGovHigh => (
+                "https://login.microsoftonline.us/",
+                "https://high.analysis.usgovcloudapi.net/powerbi/api",
+                "https://api.high.powerbigov.us/",
+            ),
+            Cloud::UsDod => (
+                "https://login.microsoftonline.us/",
+                "https://mil.analysis.usgovcloudapi.net/powerbi/api",
+                "https://api.mil.powerbigov.us/",
+            ),
+            Cloud::China => {
+                ("https://login.chinacloudapi.cn/", "https://analysis.chinacloudapi.cn/powerbi/api", "https://api.powerbi.cn/")
+            }
+            Cloud::Custom(_) => unreachable!("custom clouds carry their own endpoints"),
+        }
+    }
+}
+
+fn static_url(url: &'static str) -> Url {
+    Url::parse(url).expect("built-in cloud URLs are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_clouds_match_the_contract_table() {
+        let table = [
+            (Cloud::Public, "https://login.microsoftonline.com/", "https://analysis.windows.net/powerbi/api", "https://api.powerbi.com/"),
+            (Cloud::UsGov, "https://login.microsoftonline.com/", "https://analysis.usgovcloudapi.net/powerbi/api", "https://api.powerbigov.us/"),
+            (Cloud::UsGovHigh, "https://login.microsoftonline.us/", "https://high.analysis.usgovcloudapi.net/powerbi/api", "https://api.high.powerbigov.us/"),
+            (Cloud::UsDod, "https://login.microsoftonline.us/", "https://mil.analysis.usgovcloudapi.net/powerbi/api", "https://api.mil.powerbigov.us/"),
+            (Cloud::China, "https://login.chinacloudapi.cn/", "https://analysis.chinacloudapi.cn/powerbi/api", "https://api.powerbi.cn/"),
+        ];
+        for (cloud, authority, resource, api) in table {
+            assert_eq!(cloud.authority_host().as_str(), authority);
+            assert_eq!(cloud.resource(), resource);
+            assert_eq!(cloud.api_base().as_str(), api);
+            assert_eq!(cloud.scope(), format!("{resource}/.default"));
+        }
+    }
+
+    #[test]
+    fn unknown_cloud_names_the_field() {
+        let err = Cloud::from_name("mars").unwrap_err();
+        assert_eq!(err.field(), Some("cloud"));
+        assert_eq!(Cloud::from_name("US-Gov_High").unwrap(), Cloud::UsGovHigh);
+    }
+
+    #[test]
+    fn custom_cloud_validates_each_url() {
+        assert_eq!(Cloud::custom("http://10.0.0.1", "https://r", "https://a").unwrap_err().field(), Some("authority_host"));
+        assert_eq!(Cloud::custom("https://l", "nope", "https://a").unwrap_err().field(), Some("resource"));
+        assert_eq!(Cloud::custom("https://l", "https://r", "https://a?x=1").unwrap_err().field(), Some("api_base"));
+        let cloud = Cloud::custom("http://localhost:1", "https://r/", "http://[::1]:2/v").unwrap();
+        assert_eq!(cloud.resource(), "https://r");
+        assert_eq!(cloud.api_base().as_str(), "http://[::1]:2/v/");
+    }
+}

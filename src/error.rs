@@ -1,0 +1,434 @@
+//! The crate's one error type.
+//!
+//! Every failure is an [`Error`]; what the services said is kept in typed fields
+//! ([`EntraError`], [`PowerBiError`]), never flattened into a string, and no variant ever holds a
+//! secret value.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong.
+///
+/// Cloning is cheap (the payloads are reference-counted), which lets a single-flight cache hand
+/// the one failure of a shared token request to every caller that waited on it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument or setting is invalid. Raised before any network call.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The argument, setting or environment variable at fault, e.g. `username` or
+        /// `AZURE_CLIENT_ID`.
+        field: Cow<'static, str>,
+        /// What is wrong with it (never its value when the value is secret).
+        reason: String,
+    },
+
+    /// Microsoft Entra ID refused to issue a token.
+    #[error(transparent)]
+    Entra(Arc<EntraError>),
+
+    /// The Power BI REST API answered with an error status.
+    #[error(transparent)]
+    PowerBi(Arc<PowerBiError>),
+
+    /// A credential could not produce a token for a reason other than an Entra error response:
+    /// no managed identity endpoint, a device-code sign-in that timed out, and the like.
+    #[error("{credential} credential: {message}")]
+    Credential {
+        /// The credential kind, e.g. `managed identity` or `device code`.
+        credential: &'static str,
+        /// What happened.
+        message: String,
+    },
+
+    /// The request did not complete: connection refused or reset, timeout, TLS failure.
+    #[error(transparent)]
+    Transport(Arc<TransportError>),
+
+    /// A service answered with a success status but a body (or redirect) that is not what the
+    /// contract says: HTML, truncated JSON, missing or mistyped fields, absurd values.
+    #[error(transparent)]
+    UnexpectedResponse(Arc<UnexpectedResponse>),
+}
+
+impl Error {
+    pub(crate) fn invalid(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput { field: field.into(), reason: reason.into() }
+    }
+
+    pub(crate) fn credential(credential: &'static str, message: impl Into<String>) -> Self {
+        Error::Credential { credential, message: message.into() }
+    }
+
+    /// The HTTP status of the service response, where there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Entra(e) => Some(e.status),
+            Error::PowerBi(e) => Some(e.status),
+            Error::UnexpectedResponse(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// The id a Microsoft support request asks for: Power BI's `RequestId` header, or Entra's
+    /// `trace_id`.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Entra(e) => e.trace_id.as_deref(),
+            Error::PowerBi(e) => e.request_id.as_deref(),
+            Error::UnexpectedResponse(e) => e.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same call again later may succeed: throttling, server errors and
+    /// transport failures. Bad input, refused credentials and 4xx answers are not retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::PowerBi(e) => is_retryable_status(e.status),
+            Error::Entra(e) => is_retryable_status(e.status),
+            Error::Transport(_) => true,
+            _ => false,
+        }
+    }
+
+    /// The field an [`Error::InvalidInput`] names.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidInput { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// A short suggestion for the common failures (wrong secret, missing consent, service
+    /// principal not in the workspace, ...).
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::Entra(e) => e.hint(),
+            Error::PowerBi(e) => e.hint(),
+            _ => None,
+        }
+    }
+
+    /// The Entra error, if Entra refused the token request.
+    pub fn as_entra(&self) -> Option<&EntraError> {
+        match self {
+            Error::Entra(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The Power BI error, if Power BI answered with an error status.
+    pub fn as_power_bi(&self) -> Option<&PowerBiError> {
+        match self {
+            Error::PowerBi(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// 429 (throttled) and the gateway / server statuses that are worth another try.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// An error response from the Entra ID token endpoint, field by field.
+///
+/// Branch on [`error`](Self::error) and [`error_codes`](Self::error_codes) (`AADSTS` numbers),
+/// never on the human-readable description, which Microsoft rewords.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntraError {
+    /// HTTP status (usually 400 or 401).
+    pub status: u16,
+    /// The OAuth error, e.g. `invalid_client`, `invalid_grant`, `authorization_pending`.
+    pub error: String,
+    /// Entra's description (contains the `AADSTS` code, a trace id and a timestamp).
+    pub error_description: Option<String>,
+    /// The `AADSTS` codes, e.g. `[7000215]`.
+    pub error_codes: Vec<i64>,
+    /// When Entra saw the request.
+    pub timestamp: Option<String>,
+    /// The id to quote to Microsoft support.
+    pub trace_id: Option<String>,
+    /// The correlation id of the request.
+    pub correlation_id: Option<String>,
+    /// A refinement of `error` for some interactive failures (e.g. `bad_token`).
+    pub suberror: Option<String>,
+}
+
+impl EntraError {
+    /// Whether `code` is among the `AADSTS` codes.
+    pub fn has_code(&self, code: i64) -> bool {
+        self.error_codes.contains(&code)
+    }
+
+    /// What to do about the common failures, keyed by `AADSTS` code.
+    pub fn hint(&self) -> Option<&'static str> {
+        self.error_codes.iter().find_map(|code| entra_hint(*code))
+    }
+}
+
+fn entra_hint(code: i64) -> Option<&'static str> {
+    Some(match code {
+        7000215 => "the client secret is wrong: use the secret's Value, not its Secret ID",
+        7000222 => "the client secret has expired: create a new one in the app registration",
+        700016 => "no app with this client id in the tenant: check AZURE_CLIENT_ID and the tenant",
+        90002 => "tenant not found: check the tenant id and that the cloud matches (Public, US Gov, China)",
+        50126 => "wrong username or password for the master user",
+        50076 | 50079 => {
+            "multi-factor authentication is required: the master-user password flow cannot pass MFA; use a service principal"
+        }
+        65001 => "the app has no consent for the Power BI API: grant admin consent in the app registration",
+        700024 => "the client assertion is outside its validity window: check this machine's clock",
+        700027 => "the client assertion signature is invalid: upload this certificate to the app registration",
+        7000218 => "the password flow needs 'Allow public client flows' enabled on the app registration",
+        50196 => "Entra detected a request loop: cache tokens instead of requesting one per call",
+        _ => return None,
+    })
+}
+
+impl fmt::Display for EntraError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Entra ID refused the token request (HTTP {}, {}", self.status, self.error)?;
+        for code in &self.error_codes {
+            write!(f, ", AADSTS{code}")?;
+        }
+        f.write_str(")")?;
+        if let Some(hint) = self.hint() {
+            write!(f, ": {hint}")?;
+        } else if let Some(description) = &self.error_description {
+            // The first line carries the message; the rest repeats ids printed below.
+            write!(f, ": {}", description.lines().next().unwrap_or_default())?;
+        }
+        if let Some(trace_id) = &self.trace_id {
+            write!(f, " [trace_id {trace_id}")?;
+            if let Some(correlation_id) = &self.correlation_id {
+                write!(f, ", correlation_id {correlation_id}")?;
+            }
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for EntraError {}
+
+/// An error status from the Power BI REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PowerBiError {
+    /// HTTP status.
+    pub status: u16,
+    /// `error.code`, e.g. `PowerBIEntityNotFound`, when the body had one.
+    pub code: Option<String>,
+    /// `error.message`, when the body had one.
+    pub message: Option<String>,
+    /// The `RequestId` response header: quote it to Microsoft support.
+    pub request_id: Option<String>,
+    /// The `Retry-After` of a 429 answer.
+    pub retry_after: Option<Duration>,
+    /// The raw error body when it was not the usual JSON shape (truncated to 1 KiB).
+    pub raw_body: Option<String>,
+}
+
+impl PowerBiError {
+    /// What to do about the common failures.
+    pub fn hint(&self) -> Option<&'static str> {
+        let message = self.message.as_deref().unwrap_or_default().to_ascii_lowercase();
+        let code = self.code.as_deref().unwrap_or_default();
+        if message.contains("shouldn't have effective identity") {
+            return Some("this dataset has no row-level security: remove the effective identities");
+        }
+        if message.contains("requires effective identity") {
+            return Some("this dataset uses row-level security: add an effective identity (username, roles)");
+        }
+        if message.contains("exceeded the amount of embed tokens") {
+            return Some("the capacity's embed-token quota is used up: cache and reuse embed tokens, or move the workspace to a capacity");
+        }
+        Some(match self.status {
+            401 | 403 => {
+                "check that the service principal is a member (Member or Admin) of the workspace and that the tenant setting 'Service principals can use Fabric APIs' is on"
+            }
+            404 if code == "PowerBIEntityNotFound" || code.is_empty() || code.contains("NotFound") => {
+                "the workspace or item was not found: check the ids and that the workspace is not 'My workspace'"
+            }
+            429 => "throttled by Power BI: slow down, cache embed tokens",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for PowerBiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Power BI answered HTTP {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if let Some(hint) = self.hint() {
+            write!(f, " ({hint})")?;
+        }
+        if let Some(request_id) = &self.request_id {
+            write!(f, " [RequestId {request_id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PowerBiError {}
+
+/// What kind of transport failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// No connection could be made (refused, DNS, TLS handshake).
+    Connect,
+    /// The request or the whole exchange took longer than the configured timeout.
+    Timeout,
+    /// The connection broke while the request or response was in flight.
+    Interrupted,
+}
+
+/// A request that did not complete.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransportError {
+    /// What happened.
+    pub kind: TransportErrorKind,
+    /// Which service was being called (`Entra ID`, `Power BI`, `managed identity`).
+    pub service: &'static str,
+    /// Whether the request may have reached the server (false only for connect failures).
+    pub maybe_sent: bool,
+    /// How many attempts were made.
+    pub attempts: u32,
+    message: String,
+}
+
+impl TransportError {
+    pub(crate) fn new(service: &'static str, kind: TransportErrorKind, message: String) -> Self {
+        Self { kind, service, maybe_sent: kind != TransportErrorKind::Connect, attempts: 1, message }
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            TransportErrorKind::Connect => "could not connect to",
+            TransportErrorKind::Timeout => "timed out waiting for",
+            TransportErrorKind::Interrupted => "lost the connection to",
+        };
+        write!(f, "{what} {} after {} attempt(s): {}", self.service, self.attempts, self.message)
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// A success status whose body does not follow the contract, or a redirect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnexpectedResponse {
+    /// Which service answered.
+    pub service: &'static str,
+    /// HTTP status.
+    pub status: u16,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The `RequestId` header, if any.
+    pub request_id: Option<String>,
+    /// What is wrong (string values from the body are elided, since a success body can carry a
+    /// token).
+    pub reason: String,
+}
+
+impl fmt::Display for UnexpectedResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unexpected response from {} (HTTP {}", self.service, self.status)?;
+        if let Some(content_type) = &self.content_type {
+            write!(f, ", {content_type}")?;
+        }
+        write!(f, "): {}", self.reason)?;
+        if let Some(request_id) = &self.request_id {
+            write!(f, " [RequestId {request_id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnexpectedResponse {}
+
+/// Removes every double-quoted string from a parser message, so that an error about a success
+/// body (which may hold a token) cannot echo the token.
+pub(crate) fn elide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for c in message.chars() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_quotes = false;
+                out.push_str("…\"");
+            }
+            continue;
+        }
+        out.push(c);
+        if c == '"' {
+            in_quotes = true;
+        }
+    }
+    if in_quotes {
+        out.push_str("…\"");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elide_quoted_removes_string_values() {
+        assert_eq!(
+            elide_quoted(r#"invalid type: string "eyJ0eXAi\"x", expected u64 at line 1 column 9"#),
+            "invalid type: string \"…\", expected u64 at line 1 column 9"
+        );
+        assert_eq!(elide_quoted("no quotes"), "no quotes");
+        assert_eq!(elide_quoted("open \"secr"), "open \"…\"");
+    }
+
+    #[test]
+    fn entra_display_prefers_hint_and_keeps_ids() {
+        let e = EntraError {
+            status: 401,
+            error: "invalid_client".into(),
+            error_description: Some("AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x".into()),
+            error_codes: vec![7000215],
+            timestamp: None,
+            trace_id: Some("t-1".into()),
+            correlation_id: Some("c-1".into()),
+            suberror: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "Entra ID refused the token request (HTTP 401, invalid_client, AADSTS7000215): the client secret is wrong: \
+             use the secret's Value, not its Secret ID [trace_id t-1, correlation_id c-1]"
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! The one place requests are sent: timeouts, no redirects, bounded retries, and the mapping of
+//! transport failures to [`TransportError`].
+
+pub(crate) mod retry;
+pub(crate) mod url;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+
+use crate::clock::Clock;
+use crate::error::{is_retryable_status, Error, Result, TransportError, TransportErrorKind, UnexpectedResponse};
+pub use retry::RetryPolicy;
+
+/// The `User-Agent` of every request.
+pub(crate) const USER_AGENT: &str = concat!("powerbi-embed-rust/", env!("CARGO_PKG_VERSION"));
+
+/// A client with the defaults token requests need: a 30 s overall and 10 s connect timeout, and
+/// no redirects (a token request that is redirected could carry a secret to another host).
+pub(crate) fn default_http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(USER_AGENT)
+        .build()
+        .map_err(|e| Error::invalid("http_client", format!("could not build the HTTP client: {e}")))
+}
+
+/// A complete answer: status, the headers we use, and the whole body.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// An [`UnexpectedResponse`] for this reply.
+    pub fn unexpected(&self, service: &'static str, reason: impl Into<String>) -> Error {
+        Error::UnexpectedResponse(Arc::new(UnexpectedResponse {
+            service,
+            status: self.status,
+            content_type: self.content_type.clone(),
+            request_id: self.request_id.clone(),
+            reason: reason.into(),
+        }))
+    }
+
+    /// Redirects are never followed; say so instead of reporting a confusing body error.
+    pub fn reject_redirect(&self, service: &'static str) -> Result<()> {
+        if (300..400).contains(&self.status) {
+            return Err(self.unexpected(service, "redirects are not followed on this request"));
+        }
+        Ok(())
+    }
+
+    /// Whether the body looks like JSON (by content type, or by its first byte when the content
+    /// type is missing).
+    pub fn looks_like_json(&self) -> bool {
+        match &self.content_type {
+            Some(ct) => ct.to_ascii_lowercase().contains("json"),
+            None => self.body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'['),
+        }
+    }
+}
+
+/// Whether a request may be sent twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// Safe to repeat (GET lookups, token requests).
+    Idempotent,
+    /// Repeat only when it surely was not processed.
+    NonIdempotent,
+}
+
+/// Sends requests with a retry policy, over a caller-supplied or default client.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpPipeline {
+    pub client: reqwest::Client,
+    pub retry: RetryPolicy,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl HttpPipeline {
+    /// Sends the request `build` makes (once per attempt) and reads the whole body, retrying
+    /// per the policy. Error statuses come back as `Ok(Reply)` for the caller to map; only
+    /// transport failures are `Err`.
+    pub async fn execute<F>(&self, service: &'static str, idempotency: Idempotency, build: F) -> Result<Reply>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let outcome = self.send_once(service, build(&self.client)).await;
+            let delay = match &outcome {
+                Ok(reply) if is_retryable_status(reply.status) => {
+                    let unprocessed = reply.status == 429;
+                    (idempotency == Idempotency::Idempotent || unprocessed)
+                        .then(|| reply.retry_after.unwrap_or_else(|| self.retry.backoff(attempt)))
+                }
+                Ok(_) => None,
+                Err(e) => (idempotency == Idempotency::Idempotent || !e.maybe_sent).then(|| self.retry.backoff(attempt)),
+            };
+            let may_retry = attempt < self.retry.attempts() && delay.is_some_and(|d| waited + d <= self.retry.budget());
+            match (outcome, may_retry) {
+                (Ok(reply), false) => return Ok(reply),
+                (Err(e), false) => return Err(Error::Transport(Arc::new(e.with_attempts(attempt)))),
+                (outcome, true) => {
+                    let delay = delay.unwrap_or_default();
+                    match &outcome {
+                        Ok(reply) => tracing::debug!(service, status = reply.status, attempt, ?delay, "retrying"),
+                        Err(e) => tracing::debug!(service, error = %e, attempt, ?delay, "retrying"),
+                    }
+                    self.clock.sleep(delay).await;
+                    waited += delay;
+                }
+            }
+        }
+    }
+
+    async fn send_once(&self, service: &'static str, request: reqwest::RequestBuilder) -> Result<Reply, TransportError> {
+        let response = request.send().await.map_err(|e| transport_error(service, e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let content_type = header(headers, "content-type");
+        let request_id = header(headers, "requestid").or_else(|| header(headers, "x-ms-request-id"));
+        let retry_after =
+            header(headers, "retry-after").and_then(|v| retry::parse_retry_after(&v, self.clock.now()));
+        let body = response.bytes().await.map_err(|e| transport_error(service, e))?.to_vec();
+        Ok(Reply { status, content_type, request_id, retry_after, body })
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn transport_error(service: &'static str, error: reqwest::Error) -> TransportError {
+    let kind = if error.is_connect() {
+        TransportErrorKind::Connect
+    } else if error.is_timeout() {
+        TransportErrorKind::Timeout
+    } else {
+        TransportErrorKind::Interrupted
+    };
+    // reqwest's own message is terse ("error sending request"); the causes say what happened.
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    TransportError::new(service, kind, message)
+}
+
+/// Trait-object-free helper so credentials can read a JSON body with a contract-shaped error.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(reply: &Reply, service: &'static str, what: &str) -> Result<T> {
+    if !reply.looks_like_json() {
+        return Err(reply.unexpected(service, format!("{what} is not JSON")));
+    }
+    serde_json::from_slice(&reply.body).map_err(|e| {
+        let reason = crate::error::elide_quoted(&e.to_string());
+        reply.unexpected(service, format!("{what} could not be read: {reason}"))
+    })
+}

@@ -1,0 +1,85 @@
+//! Base-URL rules: `https` everywhere except loopback, no query or fragment, and always a
+//! trailing `/`, because `Url::join("GenerateToken")` on `.../v1.0/myorg` (no slash) silently
+//! drops `myorg`.
+
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
+use crate::error::{Error, Result};
+
+/// Parses and normalises a base URL, naming `field` in any error.
+pub(crate) fn parse_base_url(field: &'static str, input: &str) -> Result<Url> {
+    let mut url = Url::parse(input.trim()).map_err(|e| Error::invalid(field, format!("not an absolute URL ({e})")))?;
+    check_scheme(field, &url)?;
+    if url.query().is_some() {
+        return Err(Error::invalid(field, "must not have a query string"));
+    }
+    if url.fragment().is_some() {
+        return Err(Error::invalid(field, "must not have a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid(field, "must not carry credentials"));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// `https`, or `http` to a loopback host (what local fakes and tests use). Plain `http`
+/// anywhere else would send tokens in clear text.
+pub(crate) fn check_scheme(field: &'static str, url: &Url) -> Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(Error::invalid(field, "http is only allowed to loopback hosts (127.0.0.0/8, ::1, localhost); use https")),
+        other => Err(Error::invalid(field, format!("unsupported scheme {other:?}; use https"))),
+    }
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_trailing_slash_so_join_keeps_the_last_segment() {
+        let base = parse_base_url("api_base", "https://api.powerbi.com/v1.0/myorg").unwrap();
+        assert_eq!(base.join("GenerateToken").unwrap().as_str(), "https://api.powerbi.com/v1.0/myorg/GenerateToken");
+    }
+
+    #[test]
+    fn http_only_to_loopback() {
+        for ok in ["http://127.0.0.1:8080", "http://127.9.9.9", "http://[::1]:1", "http://LOCALHOST", "https://example.com"] {
+            assert!(parse_base_url("api_base", ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://10.0.0.1", "http://example.com", "http://169.254.169.254", "ftp://127.0.0.1", "http://localhost.evil.com"] {
+            let err = parse_base_url("api_base", bad).unwrap_err();
+            assert_eq!(err.field(), Some("api_base"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_query_fragment_credentials_and_garbage() {
+        for (input, reason) in [
+            ("https://a/?x=1", "query"),
+            ("https://a/#f", "fragment"),
+            ("https://u:p@a/", "credentials"),
+            ("not a url", "absolute"),
+        ] {
+            let err = parse_base_url("authority_host", input).unwrap_err();
+            assert!(err.to_string().contains(reason), "{input}: {err}");
+            assert!(!err.to_string().contains("u:p"), "never echo credentials");
+        }
+    }
+}

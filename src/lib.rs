@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs, missing_debug_implementations)]
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub(crate) mod cache;
+mod clock;
+mod cloud;
+mod error;
+mod http;
+mod ids;
+mod secret;
+
+pub use auth::{
+    AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
+    TokenCredential, TokenRequestContext, UsernamePasswordCredential,
+};
+pub use cache::{Expiring, RefreshPolicy};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use cloud::{Cloud, CustomCloud};
+pub use error::{EntraError, Error, PowerBiError, Result, TransportError, TransportErrorKind, UnexpectedResponse};
+pub use http::RetryPolicy;
+pub use ids::{Guid, InvalidGuid};
+pub use secret::Secret;
+/// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).
+pub use time;
