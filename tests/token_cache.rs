@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::*;
 use powerbi_embed::{
-    AadClient, AccessToken, ClientSecretCredential, Error, ManualClock, RefreshPolicy, TokenCredential,
+    AadClient, AccessToken, ClientSecretCredential, Clock, Error, ManualClock, RefreshPolicy, TokenCredential,
     TokenRequestContext,
 };
 use tokio::sync::Notify;
