@@ -10,6 +10,7 @@ mod error;
 mod http;
 mod ids;
 mod secret;
+pub mod powerbi;
 
 pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
@@ -21,6 +22,11 @@ pub use cloud::{Cloud, CustomCloud};
 pub use error::{EntraError, Error, PowerBiError, Result, TransportError, TransportErrorKind, UnexpectedResponse};
 pub use http::RetryPolicy;
 pub use ids::{Guid, InvalidGuid};
+pub use powerbi::{
+    AccessLevel, Dashboard, Dataset, DatasourceIdentity, DatasourceSelector, EffectiveIdentity, EmbedConfig, EmbedToken,
+    EmbedType, GenerateTokenRequest, GenerateTokenRequestBuilder, GenerateTokenRequestV2, GenerateTokenRequestV2Builder,
+    PowerBiClient, PowerBiClientBuilder, Report, ReportType, Tile, TokenTarget, XmlaPermissions,
+};
 pub use secret::Secret;
 /// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).
 pub use time;

@@ -155,14 +155,6 @@ impl<K: Hash + Eq + Clone, V: Expiring> TokenCache<K, V> {
         }
         outcome
     }
-
-    /// Drops the cached value for `key` (e.g. after the service rejected it).
-    pub fn invalidate(&self, key: &K) {
-        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = slots.get(key) {
-            slot.write().entry = None;
-        }
-    }
 }
 
 /// One key's value and its flight lock.

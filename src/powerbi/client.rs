@@ -1,0 +1,560 @@
+//! `PowerBiClient`: embed tokens, the lookups an embed needs, and embed configs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use url::Url;
+
+use crate::auth::{AadClient, AccessToken};
+use crate::cache::{Need, RefreshPolicy, TokenCache};
+use crate::error::{Error, Result};
+use crate::http::url::parse_base_url;
+use crate::http::{default_http_client, parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy};
+use crate::ids::Guid;
+use crate::powerbi::embed_config::EmbedConfig;
+use crate::powerbi::error::power_bi_error;
+use crate::powerbi::models::{Dashboard, Dataset, EmbedToken, List, Report, Tile, SERVICE};
+use crate::powerbi::operation::Operation;
+use crate::powerbi::request::{GenerateTokenRequest, GenerateTokenRequestV2, RequestBody, TokenTarget};
+
+/// The header that selects a service principal profile.
+const PROFILE_HEADER: &str = "X-PowerBI-Profile-Id";
+/// Extra Entra lifetime asked for on top of the embed token's, for the request's own duration.
+const ENTRA_SLACK: Duration = Duration::from_secs(60);
+
+/// A Power BI REST client for embedding.
+///
+/// Cheap to clone. Every call gets its Entra token from the [`AadClient`] (cached), sends the
+/// request with retries for 429 / 5xx / transport failures, and maps errors to
+/// [`Error::PowerBi`].
+///
+/// ```no_run
+/// use powerbi_embed::{AadClient, ClientSecretCredential, GenerateTokenRequest, PowerBiClient};
+/// # async fn run() -> powerbi_embed::Result<()> {
+/// let aad = AadClient::new(ClientSecretCredential::new("contoso.onmicrosoft.com", "00000000-0000-0000-0000-000000000001", "secret")?)?;
+/// let powerbi = PowerBiClient::new(aad)?;
+/// let config = powerbi
+///     .report_embed_config(
+///         "f089354e-8366-4e18-aea3-4cb4a3a50b48",
+///         "5b218778-e7a5-4d73-8187-f10824047715",
+///         &GenerateTokenRequest::report_view().lifetime_minutes(60).build()?,
+///     )
+///     .await?;
+/// println!("{}", serde_json::to_string(&config).unwrap());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PowerBiClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    aad: AadClient,
+    api_base: Url,
+    profile_id: Option<HeaderValue>,
+    http: HttpPipeline,
+    embed_cache: Option<TokenCache<EmbedKey, EmbedToken>>,
+    default_lifetime: Duration,
+    generate_idempotency: Idempotency,
+}
+
+/// What an embed token is for (operation) and for whom and how (request body).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct EmbedKey {
+    operation: Operation,
+    body: RequestBody,
+}
+
+impl fmt::Debug for PowerBiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PowerBiClient")
+            .field("api_base", &self.inner.api_base.as_str())
+            .field("profile_id", &self.inner.profile_id)
+            .field("embed_token_cache", &self.inner.embed_cache.is_some())
+            .field("aad", &self.inner.aad)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PowerBiClient {
+    /// A client for the [`AadClient`]'s cloud, with default settings.
+    ///
+    /// # Errors
+    /// Only if the default HTTP client cannot be built.
+    pub fn new(aad: AadClient) -> Result<Self> {
+        Self::builder(aad).build()
+    }
+
+    /// A builder.
+    pub fn builder(aad: AadClient) -> PowerBiClientBuilder {
+        PowerBiClientBuilder {
+            aad,
+            api_base: None,
+            profile_id: None,
+            http_client: None,
+            retry: RetryPolicy::default(),
+            embed_cache: None,
+            default_lifetime: Duration::from_secs(30 * 60),
+            generate_idempotent: true,
+        }
+    }
+
+    /// The Entra client this client signs in with.
+    pub fn aad(&self) -> &AadClient {
+        &self.inner.aad
+    }
+
+    /// An embed token for an existing report (View or Edit).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a non-GUID id or a request built for another target;
+    /// [`Error::PowerBi`], [`Error::Entra`], [`Error::Transport`] or
+    /// [`Error::UnexpectedResponse`] from the services.
+    pub async fn report_embed_token(
+        &self,
+        workspace_id: &str,
+        report_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedToken> {
+        let operation = Operation::Report { workspace: workspace(workspace_id)?, report: guid("report_id", report_id)? };
+        self.generate_v1(operation, TokenTarget::Report, request).await
+    }
+
+    /// An embed token to create a new report from the request's dataset.
+    ///
+    /// # Errors
+    /// As [`report_embed_token`](Self::report_embed_token).
+    pub async fn report_creation_embed_token(&self, workspace_id: &str, request: &GenerateTokenRequest) -> Result<EmbedToken> {
+        let operation = Operation::ReportCreation { workspace: workspace(workspace_id)? };
+        self.generate_v1(operation, TokenTarget::ReportCreation, request).await
+    }
+
+    /// An embed token for a dashboard.
+    ///
+    /// # Errors
+    /// As [`report_embed_token`](Self::report_embed_token).
+    pub async fn dashboard_embed_token(
+        &self,
+        workspace_id: &str,
+        dashboard_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedToken> {
+        let operation =
+            Operation::Dashboard { workspace: workspace(workspace_id)?, dashboard: guid("dashboard_id", dashboard_id)? };
+        self.generate_v1(operation, TokenTarget::Dashboard, request).await
+    }
+
+    /// An embed token for a dashboard tile.
+    ///
+    /// # Errors
+    /// As [`report_embed_token`](Self::report_embed_token).
+    pub async fn tile_embed_token(
+        &self,
+        workspace_id: &str,
+        dashboard_id: &str,
+        tile_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedToken> {
+        let operation = Operation::Tile {
+            workspace: workspace(workspace_id)?,
+            dashboard: guid("dashboard_id", dashboard_id)?,
+            tile: guid("tile_id", tile_id)?,
+        };
+        self.generate_v1(operation, TokenTarget::Tile, request).await
+    }
+
+    /// An embed token for a dataset (Q&A).
+    ///
+    /// # Errors
+    /// As [`report_embed_token`](Self::report_embed_token).
+    pub async fn dataset_embed_token(
+        &self,
+        workspace_id: &str,
+        dataset_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedToken> {
+        let operation = Operation::Dataset { workspace: workspace(workspace_id)?, dataset: guid("dataset_id", dataset_id)? };
+        self.generate_v1(operation, TokenTarget::Dataset, request).await
+    }
+
+    /// One embed token for several reports, datasets and target workspaces
+    /// (`POST /v1.0/myorg/GenerateToken`, Microsoft's recommended form).
+    ///
+    /// # Errors
+    /// As [`report_embed_token`](Self::report_embed_token).
+    pub async fn embed_token(&self, request: &GenerateTokenRequestV2) -> Result<EmbedToken> {
+        self.generate(Operation::MultiResource, request.body(), request.lifetime_minutes()).await
+    }
+
+    /// A report.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for non-GUID ids; service errors as for the token calls.
+    pub async fn report(&self, workspace_id: &str, report_id: &str) -> Result<Report> {
+        let (workspace, report) = (workspace(workspace_id)?, guid("report_id", report_id)?);
+        self.get(format!("v1.0/myorg/groups/{workspace}/reports/{report}"), "report").await
+    }
+
+    /// The reports of a workspace.
+    ///
+    /// # Errors
+    /// As [`report`](Self::report).
+    pub async fn reports(&self, workspace_id: &str) -> Result<Vec<Report>> {
+        let workspace = workspace(workspace_id)?;
+        self.get::<List<Report>>(format!("v1.0/myorg/groups/{workspace}/reports"), "report list").await.map(|l| l.value)
+    }
+
+    /// A dashboard.
+    ///
+    /// # Errors
+    /// As [`report`](Self::report).
+    pub async fn dashboard(&self, workspace_id: &str, dashboard_id: &str) -> Result<Dashboard> {
+        let (workspace, dashboard) = (workspace(workspace_id)?, guid("dashboard_id", dashboard_id)?);
+        self.get(format!("v1.0/myorg/groups/{workspace}/dashboards/{dashboard}"), "dashboard").await
+    }
+
+    /// The dashboards of a workspace.
+    ///
+    /// # Errors
+    /// As [`report`](Self::report).
+    pub async fn dashboards(&self, workspace_id: &str) -> Result<Vec<Dashboard>> {
+        let workspace = workspace(workspace_id)?;
+        self.get::<List<Dashboard>>(format!("v1.0/myorg/groups/{workspace}/dashboards"), "dashboard list").await.map(|l| l.value)
+    }
+
+    /// A tile of a dashboard.
+    ///
+    /// # Errors
+    /// As [`report`](Self::report).
+    pub async fn tile(&self, workspace_id: &str, dashboard_id: &str, tile_id: &str) -> Result<Tile> {
+        let (workspace, dashboard, tile) =
+            (workspace(workspace_id)?, guid("dashboard_id", dashboard_id)?, guid("tile_id", tile_id)?);
+        self.get(format!("v1.0/myorg/groups/{workspace}/dashboards/{dashboard}/tiles/{tile}"), "tile").await
+    }
+
+    /// The tiles of a dashboard.
+    ///
+    /// # Errors
+    /// As [`report`](Self::report).
+    pub async fn tiles(&self, workspace_id: &str, dashboard_id: &str) -> Result<Vec<Tile>> {
+        let (workspace, dashboard) = (workspace(workspace_id)?, guid("dashboard_id", dashboard_id)?);
+        self.get::<List<Tile>>(format!("v1.0/myorg/groups/{workspace}/dashboards/{dashboard}/tiles"), "tile list")
+            .await
+            .map(|l| l.value)
+    }
+
+    /// A dataset.
+    ///
+    /// # Errors
+    /// As [`report`](Self::report).
+    pub async fn dataset(&self, workspace_id: &str, dataset_id: &str) -> Result<Dataset> {
+        let (workspace, dataset) = (workspace(workspace_id)?, guid("dataset_id", dataset_id)?);
+        self.get(format!("v1.0/myorg/groups/{workspace}/datasets/{dataset}"), "dataset").await
+    }
+
+    /// The datasets of a workspace.
+    ///
+    /// # Errors
+    /// As [`report`](Self::report).
+    pub async fn datasets(&self, workspace_id: &str) -> Result<Vec<Dataset>> {
+        let workspace = workspace(workspace_id)?;
+        self.get::<List<Dataset>>(format!("v1.0/myorg/groups/{workspace}/datasets"), "dataset list").await.map(|l| l.value)
+    }
+
+    /// Everything the browser needs to embed a report: looks up its `embedUrl` and generates
+    /// the token, concurrently.
+    ///
+    /// # Errors
+    /// As [`report_embed_token`](Self::report_embed_token), plus
+    /// [`Error::UnexpectedResponse`] if the report has no `embedUrl`.
+    pub async fn report_embed_config(
+        &self,
+        workspace_id: &str,
+        report_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedConfig> {
+        let (report, token) =
+            tokio::try_join!(self.report(workspace_id, report_id), self.report_embed_token(workspace_id, report_id, request))?;
+        Ok(EmbedConfig::report(report.id, non_empty_url(report.embed_url, "report")?, token))
+    }
+
+    /// The config for `powerbi.createReport`: the dataset's `CreateReportEmbedURL` and a Create
+    /// token.
+    ///
+    /// # Errors
+    /// As [`report_embed_config`](Self::report_embed_config).
+    pub async fn report_creation_embed_config(&self, workspace_id: &str, request: &GenerateTokenRequest) -> Result<EmbedConfig> {
+        let dataset_id = request
+            .dataset_id()
+            .ok_or_else(|| Error::invalid("datasetId", "report creation needs GenerateTokenRequest::report_creation(dataset_id)"))?;
+        let (dataset, token) = tokio::try_join!(
+            self.dataset(workspace_id, dataset_id),
+            self.report_creation_embed_token(workspace_id, request)
+        )?;
+        let url = non_empty_url(dataset.create_report_embed_url.unwrap_or_default(), "dataset (CreateReportEmbedURL)")?;
+        Ok(EmbedConfig::report_creation(dataset.id, url, token))
+    }
+
+    /// The config to embed a dashboard.
+    ///
+    /// # Errors
+    /// As [`report_embed_config`](Self::report_embed_config).
+    pub async fn dashboard_embed_config(
+        &self,
+        workspace_id: &str,
+        dashboard_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedConfig> {
+        let (dashboard, token) = tokio::try_join!(
+            self.dashboard(workspace_id, dashboard_id),
+            self.dashboard_embed_token(workspace_id, dashboard_id, request)
+        )?;
+        Ok(EmbedConfig::dashboard(dashboard.id, non_empty_url(dashboard.embed_url, "dashboard")?, token))
+    }
+
+    /// The config to embed a dashboard tile.
+    ///
+    /// # Errors
+    /// As [`report_embed_config`](Self::report_embed_config).
+    pub async fn tile_embed_config(
+        &self,
+        workspace_id: &str,
+        dashboard_id: &str,
+        tile_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedConfig> {
+        let dashboard = guid("dashboard_id", dashboard_id)?;
+        let (tile, token) = tokio::try_join!(
+            self.tile(workspace_id, dashboard_id, tile_id),
+            self.tile_embed_token(workspace_id, dashboard_id, tile_id, request)
+        )?;
+        Ok(EmbedConfig::tile(dashboard, tile.id, non_empty_url(tile.embed_url, "tile")?, token))
+    }
+
+    /// The config to embed Q&A over a dataset.
+    ///
+    /// # Errors
+    /// As [`report_embed_config`](Self::report_embed_config).
+    pub async fn qna_embed_config(
+        &self,
+        workspace_id: &str,
+        dataset_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedConfig> {
+        let (dataset, token) = tokio::try_join!(
+            self.dataset(workspace_id, dataset_id),
+            self.dataset_embed_token(workspace_id, dataset_id, request)
+        )?;
+        let url = non_empty_url(dataset.qna_embed_url.unwrap_or_default(), "dataset (QnaEmbedURL)")?;
+        Ok(EmbedConfig::qna(dataset.id, url, token))
+    }
+
+    async fn generate_v1(&self, operation: Operation, expected: TokenTarget, request: &GenerateTokenRequest) -> Result<EmbedToken> {
+        if request.target() != expected {
+            return Err(Error::invalid(
+                "request",
+                format!("built for {:?} but sent to the {} endpoint", request.target(), operation.name()),
+            ));
+        }
+        self.generate(operation, request.body(), request.lifetime_minutes()).await
+    }
+
+    async fn generate(&self, operation: Operation, body: &RequestBody, lifetime_minutes: Option<u32>) -> Result<EmbedToken> {
+        match &self.inner.embed_cache {
+            Some(cache) => {
+                let key = EmbedKey { operation, body: body.clone() };
+                cache.get_or_fetch(&key, Need::Valid, || self.generate_uncached(operation, body, lifetime_minutes)).await
+            }
+            None => self.generate_uncached(operation, body, lifetime_minutes).await,
+        }
+    }
+
+    async fn generate_uncached(&self, operation: Operation, body: &RequestBody, lifetime_minutes: Option<u32>) -> Result<EmbedToken> {
+        let span = tracing::info_span!("powerbi_generate_token", operation = operation.name());
+        async move {
+            // An embed token never outlives the Entra token it was requested with, so make sure
+            // that one lives long enough first.
+            let wanted = lifetime_minutes.map_or(self.inner.default_lifetime, |m| Duration::from_secs(u64::from(m) * 60));
+            let entra = self.inner.aad.token_valid_for(wanted + ENTRA_SLACK).await?;
+            let url = self.url(&operation.path())?;
+            let reply = self
+                .inner
+                .http
+                .execute(SERVICE, self.inner.generate_idempotency, |client| {
+                    self.authorize(client.post(url.clone()), &entra)
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.json().to_owned())
+                })
+                .await?;
+            let token = check(&reply).and_then(|()| EmbedToken::from_reply(&reply, self.inner.http.clock.now()));
+            match &token {
+                Ok(t) => tracing::debug!(token_id = %t.token_id(), expiration = %t.expiration(), "embed token generated"),
+                Err(e) => tracing::debug!(error = %e, "GenerateToken failed"),
+            }
+            token
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: String, what: &str) -> Result<T> {
+        let entra = self.inner.aad.token().await?;
+        let url = self.url(&path)?;
+        let reply = self
+            .inner
+            .http
+            .execute(SERVICE, Idempotency::Idempotent, |client| self.authorize(client.get(url.clone()), &entra))
+            .await?;
+        check(&reply)?;
+        parse_json(&reply, SERVICE, what)
+    }
+
+    fn authorize(&self, request: reqwest::RequestBuilder, entra: &AccessToken) -> reqwest::RequestBuilder {
+        let mut request = request.header(AUTHORIZATION, entra.bearer_header()).header(ACCEPT, "application/json");
+        if let Some(profile) = &self.inner.profile_id {
+            request = request.header(PROFILE_HEADER, profile.clone());
+        }
+        request
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        self.inner.api_base.join(path).map_err(|e| Error::invalid("api_base", format!("cannot form {path}: {e}")))
+    }
+}
+
+/// An error reply becomes [`Error::PowerBi`]; a redirect is refused.
+fn check(reply: &Reply) -> Result<()> {
+    reply.reject_redirect(SERVICE)?;
+    if reply.is_success() {
+        Ok(())
+    } else {
+        Err(power_bi_error(reply))
+    }
+}
+
+fn workspace(id: &str) -> Result<Guid> {
+    guid("workspace_id", id)
+}
+
+fn guid(field: &'static str, id: &str) -> Result<Guid> {
+    Guid::parse_field(field, id)
+}
+
+fn non_empty_url(url: String, what: &str) -> Result<String> {
+    if url.is_empty() {
+        return Err(Error::UnexpectedResponse(Arc::new(crate::error::UnexpectedResponse {
+            service: SERVICE,
+            status: 200,
+            content_type: None,
+            request_id: None,
+            reason: format!("the {what} has no embed URL"),
+        })));
+    }
+    Ok(url)
+}
+
+/// Configures a [`PowerBiClient`].
+#[derive(Debug)]
+pub struct PowerBiClientBuilder {
+    aad: AadClient,
+    api_base: Option<String>,
+    profile_id: Option<String>,
+    http_client: Option<reqwest::Client>,
+    retry: RetryPolicy,
+    embed_cache: Option<RefreshPolicy>,
+    default_lifetime: Duration,
+    generate_idempotent: bool,
+}
+
+impl PowerBiClientBuilder {
+    /// Overrides the API base (default: the Entra client's cloud's, e.g.
+    /// `https://api.powerbi.com/`). `https`, or `http` to loopback for local fakes.
+    pub fn api_base(mut self, api_base: impl Into<String>) -> Self {
+        self.api_base = Some(api_base.into());
+        self
+    }
+
+    /// Acts as this service principal profile (sent as `X-PowerBI-Profile-Id`), for
+    /// multi-tenant isolation.
+    pub fn profile_id(mut self, profile_id: impl Into<String>) -> Self {
+        self.profile_id = Some(profile_id.into());
+        self
+    }
+
+    /// Sends requests with this client (give it a timeout and `Policy::none()` redirects).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Retries of Power BI calls (default: [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Caches embed tokens per (operation, item ids, request body), handing a cached token out
+    /// while it is fresh per `policy`; concurrent misses on one key share one `GenerateToken`.
+    /// Two different identities, access levels or lifetimes never share a token.
+    pub fn embed_token_cache(mut self, policy: RefreshPolicy) -> Self {
+        self.embed_cache = Some(policy);
+        self
+    }
+
+    /// When a request sets no lifetime, how long the Entra token must still be valid before it
+    /// is used to generate an embed token (default 30 minutes), since the embed token expires
+    /// with it.
+    pub fn default_embed_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+
+    /// Whether a `GenerateToken` may be sent again after a 5xx or a broken connection (default
+    /// true: generating twice only costs quota). When false, only requests that surely did not
+    /// reach the service (connect failures, 429) are retried.
+    pub fn retry_generate_token(mut self, retry: bool) -> Self {
+        self.generate_idempotent = retry;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `api_base` or `profile_id`.
+    pub fn build(self) -> Result<PowerBiClient> {
+        let api_base = match &self.api_base {
+            Some(base) => parse_base_url("api_base", base)?,
+            None => self.aad.cloud().api_base(),
+        };
+        let profile_id = match &self.profile_id {
+            Some(id) => Some(
+                HeaderValue::from_str(&Guid::parse_field("profile_id", id)?.to_string())
+                    .expect("a formatted GUID is a valid header value"),
+            ),
+            None => None,
+        };
+        let client = match self.http_client {
+            Some(client) => client,
+            None => default_http_client()?,
+        };
+        let clock = self.aad.clock().clone();
+        let http = HttpPipeline { client, retry: self.retry, clock: clock.clone() };
+        let embed_cache = self.embed_cache.map(|policy| TokenCache::new(clock, policy));
+        let generate_idempotency = if self.generate_idempotent { Idempotency::Idempotent } else { Idempotency::NonIdempotent };
+        Ok(PowerBiClient {
+            inner: Arc::new(Inner {
+                aad: self.aad,
+                api_base,
+                profile_id,
+                http,
+                embed_cache,
+                default_lifetime: self.default_lifetime,
+                generate_idempotency,
+            }),
+        })
+    }
+}

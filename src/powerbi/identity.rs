@@ -1,0 +1,213 @@
+//! Row-level security: the effective identity an embed token carries.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::Guid;
+use crate::secret::Secret;
+
+/// Longest username Power BI accepts.
+const MAX_USERNAME_CHARS: usize = 256;
+/// Most roles one identity may carry.
+const MAX_ROLES: usize = 50;
+/// Longest role name.
+const MAX_ROLE_CHARS: usize = 50;
+
+/// The end user an embed token acts for, under row-level security (RLS).
+///
+/// A consuming builder; the rules (username required, at most 256 characters and no spaces; at
+/// most 50 roles, each at most 50 characters and without `,`; GUID dataset and report ids) are
+/// checked when the request that carries it is built, so one `?` covers everything.
+///
+/// ```
+/// use powerbi_embed::{EffectiveIdentity, GenerateTokenRequest};
+/// let request = GenerateTokenRequest::report_view()
+///     .identity(
+///         EffectiveIdentity::new("customer-42@contoso.com")
+///             .roles(["Customer", "EU"])
+///             .datasets(["cfafbeb1-8037-4d0c-896e-a46fb27ff229"])
+///             .custom_data("tier=gold"),
+///     )
+///     .build()
+///     .unwrap();
+/// # let _ = request;
+/// ```
+#[derive(Clone, Default)]
+pub struct EffectiveIdentity {
+    username: String,
+    roles: Vec<String>,
+    datasets: Vec<String>,
+    reports: Vec<String>,
+    custom_data: Option<String>,
+    identity_blob: Option<Secret>,
+    auditable_context: Option<String>,
+}
+
+impl EffectiveIdentity {
+    /// An identity for `username` (the value `USERNAME()` / `USERPRINCIPALNAME()` return in the
+    /// model's RLS rules).
+    pub fn new(username: impl Into<String>) -> Self {
+        Self { username: username.into(), ..Self::default() }
+    }
+
+    /// Adds one RLS role.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+
+    /// Adds RLS roles.
+    pub fn roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// The datasets (ids) this identity applies to.
+    pub fn datasets<I, S>(mut self, datasets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.datasets.extend(datasets.into_iter().map(Into::into));
+        self
+    }
+
+    /// The paginated reports (ids) this identity applies to.
+    pub fn reports<I, S>(mut self, reports: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.reports.extend(reports.into_iter().map(Into::into));
+        self
+    }
+
+    /// `customData`, read by `CUSTOMDATA()` in RLS rules (Azure Analysis Services live
+    /// connections and cloud models).
+    pub fn custom_data(mut self, custom_data: impl Into<String>) -> Self {
+        self.custom_data = Some(custom_data.into());
+        self
+    }
+
+    /// `identityBlob`: an OAuth access token for Azure SQL, for DirectQuery single sign-on. It
+    /// is a secret and is kept redacted.
+    pub fn identity_blob(mut self, access_token: impl Into<Secret>) -> Self {
+        self.identity_blob = Some(access_token.into());
+        self
+    }
+
+    /// `auditableContext`: when set, the identity is recorded in the GenerateToken audit log.
+    pub fn auditable_context(mut self, context: impl Into<String>) -> Self {
+        self.auditable_context = Some(context.into());
+        self
+    }
+
+    /// Checks the documented rules. `at` is the identity's place in its request, for the field
+    /// name (`identities[0].username`).
+    pub(crate) fn validate(&self, at: usize) -> Result<()> {
+        let field = |name: &str| format!("identities[{at}].{name}");
+        let username = &self.username;
+        if username.is_empty() {
+            return Err(Error::invalid(field("username"), "is empty; RLS needs the end user's name"));
+        }
+        if username.chars().count() > MAX_USERNAME_CHARS {
+            return Err(Error::invalid(field("username"), format!("is longer than {MAX_USERNAME_CHARS} characters")));
+        }
+        if username.chars().any(char::is_whitespace) {
+            return Err(Error::invalid(field("username"), "must not contain spaces"));
+        }
+        if self.roles.len() > MAX_ROLES {
+            return Err(Error::invalid(field("roles"), format!("has {} roles; at most {MAX_ROLES} are allowed", self.roles.len())));
+        }
+        for (i, role) in self.roles.iter().enumerate() {
+            let role_field = || field(&format!("roles[{i}]"));
+            if role.trim().is_empty() {
+                return Err(Error::invalid(role_field(), "is empty"));
+            }
+            if role.chars().count() > MAX_ROLE_CHARS {
+                return Err(Error::invalid(role_field(), format!("is longer than {MAX_ROLE_CHARS} characters")));
+            }
+            if role.contains(',') {
+                return Err(Error::invalid(role_field(), "must not contain ','"));
+            }
+        }
+        for (i, id) in self.datasets.iter().enumerate() {
+            check_guid(&field(&format!("datasets[{i}]")), id)?;
+        }
+        for (i, id) in self.reports.iter().enumerate() {
+            check_guid(&field(&format!("reports[{i}]")), id)?;
+        }
+        if self.identity_blob.as_ref().is_some_and(Secret::is_empty) {
+            return Err(Error::invalid(field("identityBlob"), "is empty"));
+        }
+        Ok(())
+    }
+
+    /// The wire form, borrowing from `self`.
+    pub(crate) fn wire(&self) -> WireIdentity<'_> {
+        WireIdentity {
+            username: &self.username,
+            roles: &self.roles,
+            datasets: &self.datasets,
+            reports: &self.reports,
+            custom_data: self.custom_data.as_deref(),
+            identity_blob: self.identity_blob.as_ref().map(|b| WireBlob { value: b.expose_secret() }),
+            auditable_context: self.auditable_context.as_deref(),
+        }
+    }
+}
+
+impl fmt::Debug for EffectiveIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EffectiveIdentity")
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .field("datasets", &self.datasets)
+            .field("reports", &self.reports)
+            .field("custom_data", &self.custom_data)
+            .field("identity_blob", &self.identity_blob)
+            .field("auditable_context", &self.auditable_context)
+            .finish()
+    }
+}
+
+/// Checks that `value` is a GUID, naming `field`.
+pub(crate) fn check_guid(field: &str, value: &str) -> Result<Guid> {
+    value.trim().parse::<Guid>().map_err(|_| {
+        if value.trim().is_empty() {
+            Error::invalid(field.to_owned(), "is empty; expected a GUID")
+        } else {
+            Error::invalid(field.to_owned(), format!("{value:?} is not a GUID"))
+        }
+    })
+}
+
+/// `EffectiveIdentity` as the schema names it; empty lists and unset fields are omitted.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireIdentity<'a> {
+    username: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    roles: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    datasets: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reports: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_data: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_blob: Option<WireBlob<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auditable_context: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct WireBlob<'a> {
+    value: &'a str,
+}

@@ -1,0 +1,231 @@
+//! What the Power BI API answers: embed tokens and the items an embed needs. Unknown fields
+//! (`@odata.context`, properties added later) are ignored.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::cache::Expiring;
+use crate::error::Result;
+use crate::http::Reply;
+use crate::ids::Guid;
+use crate::secret::Secret;
+
+pub(crate) const SERVICE: &str = "Power BI";
+
+/// A Power BI embed token.
+///
+/// `Debug` never prints the token; cloning is a reference-count increment.
+#[derive(Clone)]
+pub struct EmbedToken {
+    token: Secret,
+    token_id: Guid,
+    expiration: OffsetDateTime,
+}
+
+impl EmbedToken {
+    /// An embed token (for tests and custom stores).
+    pub fn new(token: impl Into<Secret>, token_id: Guid, expiration: OffsetDateTime) -> Self {
+        Self { token: token.into(), token_id, expiration }
+    }
+
+    /// The token to hand to `powerbi-client` as `accessToken`.
+    pub fn secret(&self) -> &Secret {
+        &self.token
+    }
+
+    /// The token id, which audit logs use to correlate the token's use with its generation.
+    pub fn token_id(&self) -> Guid {
+        self.token_id
+    }
+
+    /// When the token expires (UTC).
+    pub fn expiration(&self) -> OffsetDateTime {
+        self.expiration
+    }
+
+    /// The moment to renew: `margin` before expiration.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use powerbi_embed::{EmbedToken, Guid};
+    /// use time::macros::datetime;
+    /// let token = EmbedToken::new("t", Guid::from_u128(1), datetime!(2026-01-01 10:00 UTC));
+    /// assert_eq!(token.renew_at(Duration::from_secs(120)), datetime!(2026-01-01 9:58 UTC));
+    /// assert!(token.needs_renewal(datetime!(2026-01-01 9:58 UTC), Duration::from_secs(120)));
+    /// assert!(!token.needs_renewal(datetime!(2026-01-01 9:57 UTC), Duration::from_secs(120)));
+    /// ```
+    pub fn renew_at(&self, margin: Duration) -> OffsetDateTime {
+        self.expiration - margin
+    }
+
+    /// Whether, at `now`, the token is within `margin` of expiring (or has expired).
+    pub fn needs_renewal(&self, now: OffsetDateTime, margin: Duration) -> bool {
+        now >= self.renew_at(margin)
+    }
+
+    /// Parses a `GenerateToken` reply, refusing a missing field or an expiration in the past.
+    pub(crate) fn from_reply(reply: &Reply, now: OffsetDateTime) -> Result<Self> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire {
+            token: Option<String>,
+            token_id: Option<String>,
+            expiration: Option<String>,
+        }
+        let wire: Wire = crate::http::parse_json(reply, SERVICE, "embed token response")?;
+        let missing = |field: &str| reply.unexpected(SERVICE, format!("embed token response has no {field}"));
+        let token = wire.token.filter(|t| !t.is_empty()).ok_or_else(|| missing("token"))?;
+        let token_id = wire.token_id.ok_or_else(|| missing("tokenId"))?;
+        let token_id = token_id.parse::<Guid>().map_err(|_| reply.unexpected(SERVICE, "tokenId is not a GUID"))?;
+        let expiration = wire.expiration.ok_or_else(|| missing("expiration"))?;
+        let expiration = OffsetDateTime::parse(&expiration, &Rfc3339)
+            .map_err(|_| reply.unexpected(SERVICE, format!("expiration {expiration:?} is not an RFC 3339 date-time")))?;
+        if expiration <= now {
+            return Err(reply.unexpected(SERVICE, format!("the embed token expired already ({expiration})")));
+        }
+        Ok(Self { token: Secret::new(token), token_id, expiration })
+    }
+}
+
+impl fmt::Debug for EmbedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbedToken")
+            .field("token", &self.token)
+            .field("token_id", &self.token_id)
+            .field("expiration", &self.expiration)
+            .finish()
+    }
+}
+
+impl Expiring for EmbedToken {
+    fn expires_on(&self) -> OffsetDateTime {
+        self.expiration
+    }
+}
+
+/// The kind of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub enum ReportType {
+    /// An interactive Power BI report.
+    #[serde(rename = "PowerBIReport")]
+    PowerBi,
+    /// A paginated (RDL) report.
+    #[serde(rename = "PaginatedReport")]
+    Paginated,
+    /// A kind this version does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// A report in a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Report {
+    /// The report id.
+    pub id: Guid,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// The URL `powerbi-client` embeds.
+    #[serde(default)]
+    pub embed_url: String,
+    /// The URL to open it in Power BI.
+    #[serde(default)]
+    pub web_url: Option<String>,
+    /// The dataset it reads.
+    #[serde(default)]
+    pub dataset_id: Option<String>,
+    /// Power BI or paginated.
+    #[serde(default)]
+    pub report_type: Option<ReportType>,
+    /// The report description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A dashboard in a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Dashboard {
+    /// The dashboard id.
+    pub id: Guid,
+    /// Its display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// The URL `powerbi-client` embeds.
+    #[serde(default)]
+    pub embed_url: String,
+    /// The URL to open it in Power BI.
+    #[serde(default)]
+    pub web_url: Option<String>,
+    /// Whether it is read-only.
+    #[serde(default)]
+    pub is_read_only: Option<bool>,
+}
+
+/// A tile on a dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Tile {
+    /// The tile id.
+    pub id: Guid,
+    /// Its title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The URL `powerbi-client` embeds.
+    #[serde(default)]
+    pub embed_url: String,
+    /// Embed data, for some tile kinds.
+    #[serde(default)]
+    pub embed_data: Option<String>,
+    /// The report it was pinned from.
+    #[serde(default)]
+    pub report_id: Option<Guid>,
+    /// The dataset it reads.
+    #[serde(default)]
+    pub dataset_id: Option<String>,
+}
+
+/// A dataset (semantic model) in a workspace. Field names follow the API, which spells several
+/// of them in PascalCase.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Dataset {
+    /// The dataset id.
+    pub id: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// The Q&A embed URL.
+    #[serde(default, rename = "QnaEmbedURL")]
+    pub qna_embed_url: Option<String>,
+    /// The URL that report creation embeds.
+    #[serde(default, rename = "CreateReportEmbedURL")]
+    pub create_report_embed_url: Option<String>,
+    /// The URL to open it in Power BI.
+    #[serde(default, rename = "webUrl")]
+    pub web_url: Option<String>,
+    /// Whether row-level security applies (an embed token then needs an identity).
+    #[serde(default, rename = "IsEffectiveIdentityRequired")]
+    pub is_effective_identity_required: Option<bool>,
+    /// Whether RLS roles are required.
+    #[serde(default, rename = "IsEffectiveIdentityRolesRequired")]
+    pub is_effective_identity_roles_required: Option<bool>,
+    /// Who configured it.
+    #[serde(default, rename = "configuredBy")]
+    pub configured_by: Option<String>,
+}
+
+/// The `{"value": [...]}` envelope of list answers.
+#[derive(Deserialize)]
+pub(crate) struct List<T> {
+    pub value: Vec<T>,
+}
