@@ -49,8 +49,8 @@ impl Cloud {
     /// [`Error::InvalidInput`] naming `authority_host`, `resource` or `api_base`.
     pub fn custom(authority_host: &str, resource: &str, api_base: &str) -> Result<Self> {
         let resource = resource.trim_end_matches('/');
-        let parsed = Url::parse(resource)
-            .map_err(|e| Error::invalid("resource", format!("not an absolute URL ({e})")))?;
+        let parsed =
+            Url::parse(resource).map_err(|e| Error::invalid("resource", format!("not an absolute URL ({e})")))?;
         if parsed.scheme() != "https" && parsed.scheme() != "api" {
             return Err(Error::invalid("resource", "must be an https:// resource URI"));
         }
@@ -115,9 +115,11 @@ impl Cloud {
 
     fn endpoints(&self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Cloud::Public => {
-                ("https://login.microsoftonline.com/", "https://analysis.windows.net/powerbi/api", "https://api.powerbi.com/")
-            }
+            Cloud::Public => (
+                "https://login.microsoftonline.com/",
+                "https://analysis.windows.net/powerbi/api",
+                "https://api.powerbi.com/",
+            ),
             Cloud::UsGov => (
                 "https://login.microsoftonline.com/",
                 "https://analysis.usgovcloudapi.net/powerbi/api",
@@ -133,9 +135,11 @@ impl Cloud {
                 "https://mil.analysis.usgovcloudapi.net/powerbi/api",
                 "https://api.mil.powerbigov.us/",
             ),
-            Cloud::China => {
-                ("https://login.chinacloudapi.cn/", "https://analysis.chinacloudapi.cn/powerbi/api", "https://api.powerbi.cn/")
-            }
+            Cloud::China => (
+                "https://login.chinacloudapi.cn/",
+                "https://analysis.chinacloudapi.cn/powerbi/api",
+                "https://api.powerbi.cn/",
+            ),
             Cloud::Custom(_) => unreachable!("custom clouds carry their own endpoints"),
         }
     }
@@ -152,11 +156,36 @@ mod tests {
     #[test]
     fn built_in_clouds_match_the_contract_table() {
         let table = [
-            (Cloud::Public, "https://login.microsoftonline.com/", "https://analysis.windows.net/powerbi/api", "https://api.powerbi.com/"),
-            (Cloud::UsGov, "https://login.microsoftonline.com/", "https://analysis.usgovcloudapi.net/powerbi/api", "https://api.powerbigov.us/"),
-            (Cloud::UsGovHigh, "https://login.microsoftonline.us/", "https://high.analysis.usgovcloudapi.net/powerbi/api", "https://api.high.powerbigov.us/"),
-            (Cloud::UsDod, "https://login.microsoftonline.us/", "https://mil.analysis.usgovcloudapi.net/powerbi/api", "https://api.mil.powerbigov.us/"),
-            (Cloud::China, "https://login.chinacloudapi.cn/", "https://analysis.chinacloudapi.cn/powerbi/api", "https://api.powerbi.cn/"),
+            (
+                Cloud::Public,
+                "https://login.microsoftonline.com/",
+                "https://analysis.windows.net/powerbi/api",
+                "https://api.powerbi.com/",
+            ),
+            (
+                Cloud::UsGov,
+                "https://login.microsoftonline.com/",
+                "https://analysis.usgovcloudapi.net/powerbi/api",
+                "https://api.powerbigov.us/",
+            ),
+            (
+                Cloud::UsGovHigh,
+                "https://login.microsoftonline.us/",
+                "https://high.analysis.usgovcloudapi.net/powerbi/api",
+                "https://api.high.powerbigov.us/",
+            ),
+            (
+                Cloud::UsDod,
+                "https://login.microsoftonline.us/",
+                "https://mil.analysis.usgovcloudapi.net/powerbi/api",
+                "https://api.mil.powerbigov.us/",
+            ),
+            (
+                Cloud::China,
+                "https://login.chinacloudapi.cn/",
+                "https://analysis.chinacloudapi.cn/powerbi/api",
+                "https://api.powerbi.cn/",
+            ),
         ];
         for (cloud, authority, resource, api) in table {
             assert_eq!(cloud.authority_host().as_str(), authority);
@@ -175,7 +204,10 @@ mod tests {
 
     #[test]
     fn custom_cloud_validates_each_url() {
-        assert_eq!(Cloud::custom("http://10.0.0.1", "https://r", "https://a").unwrap_err().field(), Some("authority_host"));
+        assert_eq!(
+            Cloud::custom("http://10.0.0.1", "https://r", "https://a").unwrap_err().field(),
+            Some("authority_host")
+        );
         assert_eq!(Cloud::custom("https://l", "nope", "https://a").unwrap_err().field(), Some("resource"));
         assert_eq!(Cloud::custom("https://l", "https://r", "https://a?x=1").unwrap_err().field(), Some("api_base"));
         let cloud = Cloud::custom("http://localhost:1", "https://r/", "http://[::1]:2/v").unwrap();

@@ -129,7 +129,10 @@ impl<'de> serde::Deserialize<'de> for Guid {
 pub(crate) fn validate_tenant(field: &'static str, tenant: &str) -> Result<String> {
     let tenant = tenant.trim();
     if tenant.is_empty() {
-        return Err(Error::invalid(field, "is empty; expected the directory (tenant) id GUID or a domain like contoso.onmicrosoft.com"));
+        return Err(Error::invalid(
+            field,
+            "is empty; expected the directory (tenant) id GUID or a domain like contoso.onmicrosoft.com",
+        ));
     }
     if tenant.parse::<Guid>().is_ok() {
         return Ok(tenant.to_ascii_lowercase());
@@ -166,7 +169,13 @@ mod tests {
     fn guid_round_trips_and_rejects_near_misses() {
         let text = "0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5e";
         assert_eq!(text.parse::<Guid>().unwrap().to_string(), text);
-        for bad in ["", "0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5", "0b4ff5a23f2e-4c1a-9d6b-8a1e2f3c4d5e0", "0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5g", "{0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5e"] {
+        for bad in [
+            "",
+            "0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5",
+            "0b4ff5a23f2e-4c1a-9d6b-8a1e2f3c4d5e0",
+            "0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5g",
+            "{0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5e",
+        ] {
             assert!(bad.parse::<Guid>().is_err(), "{bad}");
         }
         let random = Guid::new_random().to_string();

@@ -9,8 +9,8 @@ mod cloud;
 mod error;
 mod http;
 mod ids;
-mod secret;
 pub mod powerbi;
+mod secret;
 
 pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
@@ -23,9 +23,10 @@ pub use error::{EntraError, Error, PowerBiError, Result, TransportError, Transpo
 pub use http::RetryPolicy;
 pub use ids::{Guid, InvalidGuid};
 pub use powerbi::{
-    AccessLevel, Dashboard, Dataset, DatasourceIdentity, DatasourceSelector, EffectiveIdentity, EmbedConfig, EmbedToken,
-    EmbedType, GenerateTokenRequest, GenerateTokenRequestBuilder, GenerateTokenRequestV2, GenerateTokenRequestV2Builder,
-    PowerBiClient, PowerBiClientBuilder, Report, ReportType, Tile, TokenTarget, XmlaPermissions,
+    AccessLevel, Dashboard, Dataset, DatasourceIdentity, DatasourceSelector, EffectiveIdentity, EmbedConfig,
+    EmbedToken, EmbedType, GenerateTokenRequest, GenerateTokenRequestBuilder, GenerateTokenRequestV2,
+    GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, Report, ReportType, Tile, TokenTarget,
+    XmlaPermissions,
 };
 pub use secret::Secret;
 /// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).

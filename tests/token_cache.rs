@@ -26,7 +26,9 @@ async fn a_thousand_cold_callers_cause_one_token_request() {
     let server = strict_server().await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("shared", 3600)).set_delay(Duration::from_millis(200)))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(token_body("shared", 3600)).set_delay(Duration::from_millis(200)),
+        )
         .expect(1)
         .mount(&server)
         .await;

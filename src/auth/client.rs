@@ -98,7 +98,8 @@ impl AadClient {
     /// As [`token`](Self::token), and [`Error::InvalidInput`](crate::Error::InvalidInput) for
     /// an empty scope list.
     pub async fn token_for_scopes<S: AsRef<str>>(&self, scopes: &[S]) -> Result<AccessToken> {
-        let mut scopes: Vec<String> = scopes.iter().map(|s| s.as_ref().trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        let mut scopes: Vec<String> =
+            scopes.iter().map(|s| s.as_ref().trim().to_owned()).filter(|s| !s.is_empty()).collect();
         if scopes.is_empty() {
             return Err(crate::Error::invalid("scopes", "at least one scope is required"));
         }

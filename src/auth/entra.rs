@@ -65,10 +65,8 @@ pub(crate) async fn request_token(
     form.push(("client_id", client_id));
     form.extend_from_slice(fields);
     form.push((scope_field.0, &scope_field.1));
-    let reply = ctx
-        .http
-        .execute(SERVICE, Idempotency::Idempotent, |client| client.post(url.clone()).form(&form))
-        .await?;
+    let reply =
+        ctx.http.execute(SERVICE, Idempotency::Idempotent, |client| client.post(url.clone()).form(&form)).await?;
     parse_token_reply(&reply, ctx.now())
 }
 
@@ -119,7 +117,10 @@ pub(crate) fn parse_token_reply(reply: &Reply, now: OffsetDateTime) -> Result<To
         return Err(entra_error(reply));
     }
     let body: SuccessBody = parse_json(reply, SERVICE, "token response")?;
-    let token = body.access_token.filter(|t| !t.is_empty()).ok_or_else(|| reply.unexpected(SERVICE, "token response has no access_token"))?;
+    let token = body
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| reply.unexpected(SERVICE, "token response has no access_token"))?;
     if let Some(kind) = body.token_type.as_deref() {
         if !kind.eq_ignore_ascii_case("bearer") {
             return Err(reply.unexpected(SERVICE, format!("token_type is {kind:?}, expected Bearer")));
@@ -135,11 +136,18 @@ pub(crate) fn parse_token_reply(reply: &Reply, now: OffsetDateTime) -> Result<To
 
 /// The expiry from `expires_in` (seconds from now) or, failing that, `expires_on` (epoch
 /// seconds), refusing values that cannot be right.
-pub(crate) fn expiry(reply: &Reply, now: OffsetDateTime, expires_in: Option<i64>, expires_on: Option<i64>) -> Result<OffsetDateTime> {
+pub(crate) fn expiry(
+    reply: &Reply,
+    now: OffsetDateTime,
+    expires_in: Option<i64>,
+    expires_on: Option<i64>,
+) -> Result<OffsetDateTime> {
     let expires_on = match (expires_in, expires_on) {
         (Some(seconds), _) => {
             if seconds <= 0 || seconds > MAX_LIFETIME_SECS {
-                return Err(reply.unexpected(SERVICE, format!("expires_in of {seconds} s is not a plausible token lifetime")));
+                return Err(
+                    reply.unexpected(SERVICE, format!("expires_in of {seconds} s is not a plausible token lifetime"))
+                );
             }
             now + time::Duration::seconds(seconds)
         }

@@ -34,7 +34,12 @@ impl RefreshTokenSlot {
     /// Redeems the stored refresh token, if there is one. `Ok(None)` means there was none, or
     /// Entra no longer accepts it (`invalid_grant`: expired, revoked, password changed), so the
     /// caller should sign in again.
-    pub async fn redeem(&self, ctx: &TokenRequestContext<'_>, tenant: &str, client_id: &str) -> Result<Option<AccessToken>> {
+    pub async fn redeem(
+        &self,
+        ctx: &TokenRequestContext<'_>,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<Option<AccessToken>> {
         let Some(refresh_token) = self.get() else { return Ok(None) };
         let fields = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose_secret())];
         match request_token(ctx, tenant, client_id, ScopeStyle::User, &fields).await {

@@ -109,7 +109,9 @@ impl HttpPipeline {
                         .then(|| reply.retry_after.unwrap_or_else(|| self.retry.backoff(attempt)))
                 }
                 Ok(_) => None,
-                Err(e) => (idempotency == Idempotency::Idempotent || !e.maybe_sent).then(|| self.retry.backoff(attempt)),
+                Err(e) => {
+                    (idempotency == Idempotency::Idempotent || !e.maybe_sent).then(|| self.retry.backoff(attempt))
+                }
             };
             let may_retry = attempt < self.retry.attempts() && delay.is_some_and(|d| waited + d <= self.retry.budget());
             match (outcome, may_retry) {
@@ -128,14 +130,17 @@ impl HttpPipeline {
         }
     }
 
-    async fn send_once(&self, service: &'static str, request: reqwest::RequestBuilder) -> Result<Reply, TransportError> {
+    async fn send_once(
+        &self,
+        service: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Reply, TransportError> {
         let response = request.send().await.map_err(|e| transport_error(service, e))?;
         let status = response.status().as_u16();
         let headers = response.headers();
         let content_type = header(headers, "content-type");
         let request_id = header(headers, "requestid").or_else(|| header(headers, "x-ms-request-id"));
-        let retry_after =
-            header(headers, "retry-after").and_then(|v| retry::parse_retry_after(&v, self.clock.now()));
+        let retry_after = header(headers, "retry-after").and_then(|v| retry::parse_retry_after(&v, self.clock.now()));
         let body = response.bytes().await.map_err(|e| transport_error(service, e))?.to_vec();
         Ok(Reply { status, content_type, request_id, retry_after, body })
     }
@@ -166,7 +171,11 @@ fn transport_error(service: &'static str, error: reqwest::Error) -> TransportErr
 }
 
 /// Trait-object-free helper so credentials can read a JSON body with a contract-shaped error.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(reply: &Reply, service: &'static str, what: &str) -> Result<T> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    reply: &Reply,
+    service: &'static str,
+    what: &str,
+) -> Result<T> {
     if !reply.looks_like_json() {
         return Err(reply.unexpected(service, format!("{what} is not JSON")));
     }

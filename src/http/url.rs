@@ -34,7 +34,10 @@ pub(crate) fn check_scheme(field: &'static str, url: &Url) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
-        "http" => Err(Error::invalid(field, "http is only allowed to loopback hosts (127.0.0.0/8, ::1, localhost); use https")),
+        "http" => Err(Error::invalid(
+            field,
+            "http is only allowed to loopback hosts (127.0.0.0/8, ::1, localhost); use https",
+        )),
         other => Err(Error::invalid(field, format!("unsupported scheme {other:?}; use https"))),
     }
 }
@@ -60,10 +63,18 @@ mod tests {
 
     #[test]
     fn http_only_to_loopback() {
-        for ok in ["http://127.0.0.1:8080", "http://127.9.9.9", "http://[::1]:1", "http://LOCALHOST", "https://example.com"] {
+        for ok in
+            ["http://127.0.0.1:8080", "http://127.9.9.9", "http://[::1]:1", "http://LOCALHOST", "https://example.com"]
+        {
             assert!(parse_base_url("api_base", ok).is_ok(), "{ok}");
         }
-        for bad in ["http://10.0.0.1", "http://example.com", "http://169.254.169.254", "ftp://127.0.0.1", "http://localhost.evil.com"] {
+        for bad in [
+            "http://10.0.0.1",
+            "http://example.com",
+            "http://169.254.169.254",
+            "ftp://127.0.0.1",
+            "http://localhost.evil.com",
+        ] {
             let err = parse_base_url("api_base", bad).unwrap_err();
             assert_eq!(err.field(), Some("api_base"), "{bad}");
         }

@@ -120,7 +120,8 @@ impl PowerBiClient {
         report_id: &str,
         request: &GenerateTokenRequest,
     ) -> Result<EmbedToken> {
-        let operation = Operation::Report { workspace: workspace(workspace_id)?, report: guid("report_id", report_id)? };
+        let operation =
+            Operation::Report { workspace: workspace(workspace_id)?, report: guid("report_id", report_id)? };
         self.generate_v1(operation, TokenTarget::Report, request).await
     }
 
@@ -128,7 +129,11 @@ impl PowerBiClient {
     ///
     /// # Errors
     /// As [`report_embed_token`](Self::report_embed_token).
-    pub async fn report_creation_embed_token(&self, workspace_id: &str, request: &GenerateTokenRequest) -> Result<EmbedToken> {
+    pub async fn report_creation_embed_token(
+        &self,
+        workspace_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedToken> {
         let operation = Operation::ReportCreation { workspace: workspace(workspace_id)? };
         self.generate_v1(operation, TokenTarget::ReportCreation, request).await
     }
@@ -143,8 +148,10 @@ impl PowerBiClient {
         dashboard_id: &str,
         request: &GenerateTokenRequest,
     ) -> Result<EmbedToken> {
-        let operation =
-            Operation::Dashboard { workspace: workspace(workspace_id)?, dashboard: guid("dashboard_id", dashboard_id)? };
+        let operation = Operation::Dashboard {
+            workspace: workspace(workspace_id)?,
+            dashboard: guid("dashboard_id", dashboard_id)?,
+        };
         self.generate_v1(operation, TokenTarget::Dashboard, request).await
     }
 
@@ -177,7 +184,8 @@ impl PowerBiClient {
         dataset_id: &str,
         request: &GenerateTokenRequest,
     ) -> Result<EmbedToken> {
-        let operation = Operation::Dataset { workspace: workspace(workspace_id)?, dataset: guid("dataset_id", dataset_id)? };
+        let operation =
+            Operation::Dataset { workspace: workspace(workspace_id)?, dataset: guid("dataset_id", dataset_id)? };
         self.generate_v1(operation, TokenTarget::Dataset, request).await
     }
 
@@ -223,7 +231,9 @@ impl PowerBiClient {
     /// As [`report`](Self::report).
     pub async fn dashboards(&self, workspace_id: &str) -> Result<Vec<Dashboard>> {
         let workspace = workspace(workspace_id)?;
-        self.get::<List<Dashboard>>(format!("v1.0/myorg/groups/{workspace}/dashboards"), "dashboard list").await.map(|l| l.value)
+        self.get::<List<Dashboard>>(format!("v1.0/myorg/groups/{workspace}/dashboards"), "dashboard list")
+            .await
+            .map(|l| l.value)
     }
 
     /// A tile of a dashboard.
@@ -262,7 +272,9 @@ impl PowerBiClient {
     /// As [`report`](Self::report).
     pub async fn datasets(&self, workspace_id: &str) -> Result<Vec<Dataset>> {
         let workspace = workspace(workspace_id)?;
-        self.get::<List<Dataset>>(format!("v1.0/myorg/groups/{workspace}/datasets"), "dataset list").await.map(|l| l.value)
+        self.get::<List<Dataset>>(format!("v1.0/myorg/groups/{workspace}/datasets"), "dataset list")
+            .await
+            .map(|l| l.value)
     }
 
     /// Everything the browser needs to embed a report: looks up its `embedUrl` and generates
@@ -277,8 +289,10 @@ impl PowerBiClient {
         report_id: &str,
         request: &GenerateTokenRequest,
     ) -> Result<EmbedConfig> {
-        let (report, token) =
-            tokio::try_join!(self.report(workspace_id, report_id), self.report_embed_token(workspace_id, report_id, request))?;
+        let (report, token) = tokio::try_join!(
+            self.report(workspace_id, report_id),
+            self.report_embed_token(workspace_id, report_id, request)
+        )?;
         Ok(EmbedConfig::report(report.id, non_empty_url(report.embed_url, "report")?, token))
     }
 
@@ -287,10 +301,14 @@ impl PowerBiClient {
     ///
     /// # Errors
     /// As [`report_embed_config`](Self::report_embed_config).
-    pub async fn report_creation_embed_config(&self, workspace_id: &str, request: &GenerateTokenRequest) -> Result<EmbedConfig> {
-        let dataset_id = request
-            .dataset_id()
-            .ok_or_else(|| Error::invalid("datasetId", "report creation needs GenerateTokenRequest::report_creation(dataset_id)"))?;
+    pub async fn report_creation_embed_config(
+        &self,
+        workspace_id: &str,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedConfig> {
+        let dataset_id = request.dataset_id().ok_or_else(|| {
+            Error::invalid("datasetId", "report creation needs GenerateTokenRequest::report_creation(dataset_id)")
+        })?;
         let (dataset, token) = tokio::try_join!(
             self.dataset(workspace_id, dataset_id),
             self.report_creation_embed_token(workspace_id, request)
@@ -353,7 +371,12 @@ impl PowerBiClient {
         Ok(EmbedConfig::qna(dataset.id, url, token))
     }
 
-    async fn generate_v1(&self, operation: Operation, expected: TokenTarget, request: &GenerateTokenRequest) -> Result<EmbedToken> {
+    async fn generate_v1(
+        &self,
+        operation: Operation,
+        expected: TokenTarget,
+        request: &GenerateTokenRequest,
+    ) -> Result<EmbedToken> {
         if request.target() != expected {
             return Err(Error::invalid(
                 "request",
@@ -363,22 +386,35 @@ impl PowerBiClient {
         self.generate(operation, request.body(), request.lifetime_minutes()).await
     }
 
-    async fn generate(&self, operation: Operation, body: &RequestBody, lifetime_minutes: Option<u32>) -> Result<EmbedToken> {
+    async fn generate(
+        &self,
+        operation: Operation,
+        body: &RequestBody,
+        lifetime_minutes: Option<u32>,
+    ) -> Result<EmbedToken> {
         match &self.inner.embed_cache {
             Some(cache) => {
                 let key = EmbedKey { operation, body: body.clone() };
-                cache.get_or_fetch(&key, Need::Valid, || self.generate_uncached(operation, body, lifetime_minutes)).await
+                cache
+                    .get_or_fetch(&key, Need::Valid, || self.generate_uncached(operation, body, lifetime_minutes))
+                    .await
             }
             None => self.generate_uncached(operation, body, lifetime_minutes).await,
         }
     }
 
-    async fn generate_uncached(&self, operation: Operation, body: &RequestBody, lifetime_minutes: Option<u32>) -> Result<EmbedToken> {
+    async fn generate_uncached(
+        &self,
+        operation: Operation,
+        body: &RequestBody,
+        lifetime_minutes: Option<u32>,
+    ) -> Result<EmbedToken> {
         let span = tracing::info_span!("powerbi_generate_token", operation = operation.name());
         async move {
             // An embed token never outlives the Entra token it was requested with, so make sure
             // that one lives long enough first.
-            let wanted = lifetime_minutes.map_or(self.inner.default_lifetime, |m| Duration::from_secs(u64::from(m) * 60));
+            let wanted =
+                lifetime_minutes.map_or(self.inner.default_lifetime, |m| Duration::from_secs(u64::from(m) * 60));
             let entra = self.inner.aad.token_valid_for(wanted + ENTRA_SLACK).await?;
             let url = self.url(&operation.path())?;
             let reply = self
@@ -392,7 +428,9 @@ impl PowerBiClient {
                 .await?;
             let token = check(&reply).and_then(|()| EmbedToken::from_reply(&reply, self.inner.http.clock.now()));
             match &token {
-                Ok(t) => tracing::debug!(token_id = %t.token_id(), expiration = %t.expiration(), "embed token generated"),
+                Ok(t) => {
+                    tracing::debug!(token_id = %t.token_id(), expiration = %t.expiration(), "embed token generated")
+                }
                 Err(e) => tracing::debug!(error = %e, "GenerateToken failed"),
             }
             token
@@ -544,7 +582,8 @@ impl PowerBiClientBuilder {
         let clock = self.aad.clock().clone();
         let http = HttpPipeline { client, retry: self.retry, clock: clock.clone() };
         let embed_cache = self.embed_cache.map(|policy| TokenCache::new(clock, policy));
-        let generate_idempotency = if self.generate_idempotent { Idempotency::Idempotent } else { Idempotency::NonIdempotent };
+        let generate_idempotency =
+            if self.generate_idempotent { Idempotency::Idempotent } else { Idempotency::NonIdempotent };
         Ok(PowerBiClient {
             inner: Arc::new(Inner {
                 aad: self.aad,

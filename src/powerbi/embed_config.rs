@@ -70,7 +70,15 @@ pub struct EmbedConfig {
 
 impl EmbedConfig {
     fn new(kind: EmbedType, embed_url: impl Into<String>, token: EmbedToken) -> Self {
-        Self { kind, id: None, embed_url: embed_url.into(), token, dashboard_id: None, dataset_ids: Vec::new(), dataset_id: None }
+        Self {
+            kind,
+            id: None,
+            embed_url: embed_url.into(),
+            token,
+            dashboard_id: None,
+            dataset_ids: Vec::new(),
+            dataset_id: None,
+        }
     }
 
     /// A report config.

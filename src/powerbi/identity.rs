@@ -123,7 +123,10 @@ impl EffectiveIdentity {
             return Err(Error::invalid(field("username"), "must not contain spaces"));
         }
         if self.roles.len() > MAX_ROLES {
-            return Err(Error::invalid(field("roles"), format!("has {} roles; at most {MAX_ROLES} are allowed", self.roles.len())));
+            return Err(Error::invalid(
+                field("roles"),
+                format!("has {} roles; at most {MAX_ROLES} are allowed", self.roles.len()),
+            ));
         }
         for (i, role) in self.roles.iter().enumerate() {
             let role_field = || field(&format!("roles[{i}]"));

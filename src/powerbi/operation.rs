@@ -18,7 +18,9 @@ impl Operation {
     /// The path under the API base.
     pub fn path(&self) -> String {
         match self {
-            Operation::Report { workspace, report } => format!("v1.0/myorg/groups/{workspace}/reports/{report}/GenerateToken"),
+            Operation::Report { workspace, report } => {
+                format!("v1.0/myorg/groups/{workspace}/reports/{report}/GenerateToken")
+            }
             Operation::ReportCreation { workspace } => format!("v1.0/myorg/groups/{workspace}/reports/GenerateToken"),
             Operation::Dashboard { workspace, dashboard } => {
                 format!("v1.0/myorg/groups/{workspace}/dashboards/{dashboard}/GenerateToken")
@@ -26,7 +28,9 @@ impl Operation {
             Operation::Tile { workspace, dashboard, tile } => {
                 format!("v1.0/myorg/groups/{workspace}/dashboards/{dashboard}/tiles/{tile}/GenerateToken")
             }
-            Operation::Dataset { workspace, dataset } => format!("v1.0/myorg/groups/{workspace}/datasets/{dataset}/GenerateToken"),
+            Operation::Dataset { workspace, dataset } => {
+                format!("v1.0/myorg/groups/{workspace}/datasets/{dataset}/GenerateToken")
+            }
             Operation::MultiResource => "v1.0/myorg/GenerateToken".to_owned(),
         }
     }

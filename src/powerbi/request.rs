@@ -158,7 +158,14 @@ pub struct GenerateTokenRequestBuilder {
 
 impl GenerateTokenRequestBuilder {
     fn new(target: TokenTarget, access_level: AccessLevel) -> Self {
-        Self { target, access_level, allow_save_as: None, dataset_id: None, identities: Vec::new(), lifetime_minutes: None }
+        Self {
+            target,
+            access_level,
+            allow_save_as: None,
+            dataset_id: None,
+            identities: Vec::new(),
+            lifetime_minutes: None,
+        }
     }
 
     /// Sets the access level (checked against the target in `build`).
@@ -204,7 +211,10 @@ impl GenerateTokenRequestBuilder {
         let dataset_id = match (&self.dataset_id, self.target) {
             (Some(id), TokenTarget::ReportCreation) => Some(check_guid("datasetId", id)?.to_string()),
             (None, TokenTarget::ReportCreation) => {
-                return Err(Error::invalid("datasetId", "report creation (Create) needs the dataset the report builds on"))
+                return Err(Error::invalid(
+                    "datasetId",
+                    "report creation (Create) needs the dataset the report builds on",
+                ))
             }
             _ => None,
         };
@@ -237,11 +247,17 @@ impl GenerateTokenRequestBuilder {
         match (self.target, self.access_level) {
             (Report, View | Edit) | (ReportCreation, Create) | (Dashboard | Tile | Dataset, View) => {}
             (Report, Create) => {
-                return Err(Error::invalid("accessLevel", "Create is for report creation: use GenerateTokenRequest::report_creation(dataset_id)"))
+                return Err(Error::invalid(
+                    "accessLevel",
+                    "Create is for report creation: use GenerateTokenRequest::report_creation(dataset_id)",
+                ))
             }
             (ReportCreation, _) => return Err(Error::invalid("accessLevel", "report creation needs Create")),
             (_, level) => {
-                return Err(Error::invalid("accessLevel", format!("{level:?} applies to reports only; dashboards, tiles and datasets take View")))
+                return Err(Error::invalid(
+                    "accessLevel",
+                    format!("{level:?} applies to reports only; dashboards, tiles and datasets take View"),
+                ))
             }
         }
         if self.allow_save_as.is_some() && !matches!(self.target, Report) {
@@ -254,7 +270,9 @@ impl GenerateTokenRequestBuilder {
 fn check_lifetime(minutes: Option<i64>) -> Result<Option<u32>> {
     match minutes {
         None => Ok(None),
-        Some(m) if m <= 0 => Err(Error::invalid("lifetimeInMinutes", format!("must be a positive number of minutes, not {m}"))),
+        Some(m) if m <= 0 => {
+            Err(Error::invalid("lifetimeInMinutes", format!("must be a positive number of minutes, not {m}")))
+        }
         Some(m) => u32::try_from(m).map(Some).map_err(|_| Error::invalid("lifetimeInMinutes", "is too large")),
     }
 }
@@ -283,7 +301,8 @@ pub(crate) struct RequestBody {
 
 impl RequestBody {
     fn serialize(wire: &impl Serialize) -> Result<Self> {
-        let json = serde_json::to_string(wire).map_err(|e| Error::invalid("request", format!("cannot serialize: {e}")))?;
+        let json =
+            serde_json::to_string(wire).map_err(|e| Error::invalid("request", format!("cannot serialize: {e}")))?;
         let mut hasher = DefaultHasher::new();
         json.hash(&mut hasher);
         Ok(Self { json: Arc::from(json), hash: hasher.finish() })
@@ -456,7 +475,10 @@ impl GenerateTokenRequestV2Builder {
             .iter()
             .enumerate()
             .map(|(i, (id, allow_edit))| {
-                Ok(WireV2Report { id: check_guid(&format!("reports[{i}].id"), id)?.to_string(), allow_edit: *allow_edit })
+                Ok(WireV2Report {
+                    id: check_guid(&format!("reports[{i}].id"), id)?.to_string(),
+                    allow_edit: *allow_edit,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let datasets = self
@@ -464,7 +486,10 @@ impl GenerateTokenRequestV2Builder {
             .iter()
             .enumerate()
             .map(|(i, (id, xmla))| {
-                Ok(WireV2Dataset { id: check_guid(&format!("datasets[{i}].id"), id)?.to_string(), xmla_permissions: *xmla })
+                Ok(WireV2Dataset {
+                    id: check_guid(&format!("datasets[{i}].id"), id)?.to_string(),
+                    xmla_permissions: *xmla,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let target_workspaces = self
@@ -567,11 +592,17 @@ impl DatasourceIdentity {
             return Err(Error::invalid(format!("datasourceIdentities[{at}].identityBlob"), "is empty"));
         }
         if self.datasources.is_empty() {
-            return Err(Error::invalid(format!("datasourceIdentities[{at}].datasources"), "needs at least one data source"));
+            return Err(Error::invalid(
+                format!("datasourceIdentities[{at}].datasources"),
+                "needs at least one data source",
+            ));
         }
         for (i, source) in self.datasources.iter().enumerate() {
             if source.datasource_type.trim().is_empty() {
-                return Err(Error::invalid(format!("datasourceIdentities[{at}].datasources[{i}].datasourceType"), "is empty"));
+                return Err(Error::invalid(
+                    format!("datasourceIdentities[{at}].datasources[{i}].datasourceType"),
+                    "is empty",
+                ));
             }
         }
         Ok(())
