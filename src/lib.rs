@@ -11,6 +11,9 @@ mod http;
 mod ids;
 pub mod powerbi;
 mod secret;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,

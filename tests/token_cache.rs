@@ -192,8 +192,9 @@ async fn token_valid_for_renews_a_token_that_would_expire_too_soon() {
     let clock = clock();
     let aad = aad_client(&server, credential(), &clock);
     aad.token().await.unwrap();
-    clock.advance(Duration::from_secs(120)); // 8 minutes left: fine for token(), not for 60
-    assert_eq!(aad.token().await.unwrap().secret().expose_secret(), "short");
+    clock.advance(Duration::from_secs(240)); // 6 minutes left
+    let stale = aad.token_valid_for(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(stale.secret().expose_secret(), "short", "6 minutes cover a 1-minute need");
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
         .respond_with(ResponseTemplate::new(200).set_body_json(token_body("fresh", 3600)))
@@ -255,4 +256,29 @@ async fn empty_scopes_are_refused_before_any_request() {
     let err = aad.token_for_scopes::<&str>(&[]).await.unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }));
     assert_eq!(err.field(), Some("scopes"));
+}
+
+/// Asking for more life than Entra ever grants must not renew on every call (that would be a
+/// request loop, AADSTS50196): the need is capped at what a recent token has.
+#[tokio::test]
+async fn asking_for_more_life_than_tokens_have_renews_at_most_once_a_minute() {
+    let server = strict_server().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("hour", 3600)))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let clock = clock();
+    let aad = aad_client(&server, credential(), &clock);
+    for _ in 0..10 {
+        aad.token_valid_for(Duration::from_secs(2 * 3600)).await.unwrap();
+    }
+    clock.advance(Duration::from_secs(59));
+    aad.token_valid_for(Duration::from_secs(2 * 3600)).await.unwrap();
+    clock.advance(Duration::from_secs(2));
+    // Now a fresh token would live over a minute longer than the cached one: renew, once.
+    for _ in 0..10 {
+        aad.token_valid_for(Duration::from_secs(2 * 3600)).await.unwrap();
+    }
 }

@@ -31,6 +31,9 @@ pub trait Expiring: Clone + Send + Sync + 'static {
 /// After a failed renewal, how long the cached value is served before renewal is tried again.
 const RENEWAL_RETRY_DELAY: time::Duration = time::Duration::seconds(30);
 
+/// See [`Need::satisfied_by`].
+const MIN_RENEWAL_INTERVAL: time::Duration = time::Duration::minutes(1);
+
 /// What a caller needs from the cached value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Need {
@@ -43,10 +46,20 @@ pub(crate) enum Need {
 }
 
 impl Need {
-    fn satisfied_by(self, expires_on: OffsetDateTime, now: OffsetDateTime) -> bool {
+    /// Whether a value fetched at `fetched_at`, expiring at `expires_on`, meets this need at
+    /// `now`. A need for more life than values get (an embed token of 2 hours when Entra
+    /// issues 1-hour tokens) is capped at what a value fetched [`MIN_RENEWAL_INTERVAL`] ago
+    /// still has, assuming the next value lives as long as this one did; so asking too much
+    /// renews at most once a minute instead of on every call (Entra calls that a request loop,
+    /// AADSTS50196).
+    fn satisfied_by(self, fetched_at: OffsetDateTime, expires_on: OffsetDateTime, now: OffsetDateTime) -> bool {
         match self {
             Need::Valid => now < expires_on,
-            Need::ValidUntil(until) => now < expires_on && until <= expires_on,
+            Need::ValidUntil(until) => {
+                let lifetime = expires_on - fetched_at;
+                let attainable = now + lifetime - MIN_RENEWAL_INTERVAL.min(lifetime / 2);
+                now < expires_on && until.min(attainable) <= expires_on
+            }
         }
     }
 }
@@ -142,7 +155,7 @@ impl<K: Hash + Eq + Clone, V: Expiring> TokenCache<K, V> {
         match &outcome {
             Ok(value) => {
                 let refresh_at = self.policy.refresh_at(fetched_at, value.expires_on(), value.refresh_hint());
-                state.entry = Some(Entry { value: value.clone(), refresh_at });
+                state.entry = Some(Entry { value: value.clone(), refresh_at, fetched_at });
                 state.last_error = None;
             }
             Err(error) => {
@@ -186,6 +199,7 @@ struct SlotState<V> {
 struct Entry<V> {
     value: V,
     refresh_at: OffsetDateTime,
+    fetched_at: OffsetDateTime,
 }
 
 enum Peek<V> {
@@ -206,7 +220,7 @@ impl<V: Expiring> Slot<V> {
     fn peek(&self, now: OffsetDateTime, need: Need) -> Peek<V> {
         let state = self.read();
         match &state.entry {
-            Some(entry) if need.satisfied_by(entry.value.expires_on(), now) => {
+            Some(entry) if need.satisfied_by(entry.fetched_at, entry.value.expires_on(), now) => {
                 if now < entry.refresh_at {
                     Peek::Fresh(entry.value.clone())
                 } else {

@@ -1,0 +1,173 @@
+//! The fake Entra token endpoint.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use time::OffsetDateTime;
+use wiremock::{Request, Respond, ResponseTemplate};
+
+use super::state::FakeState;
+use crate::ids::Guid;
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+pub(crate) struct TokenEndpoint {
+    state: Arc<FakeState>,
+    base: String,
+}
+
+impl TokenEndpoint {
+    pub fn new(state: Arc<FakeState>, base: String) -> Self {
+        Self { state, base }
+    }
+
+    fn answer(&self, request: &Request) -> ResponseTemplate {
+        let config = &self.state.config;
+        let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body).into_owned().collect();
+        let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+        let tenant = request.url.path().split('/').nth(1).unwrap_or_default();
+        if !tenant.eq_ignore_ascii_case(&config.tenant_id) {
+            return error(400, "invalid_request", 90002, &format!("Tenant '{tenant}' not found."));
+        }
+        if field("client_id") != config.client_id {
+            return error(400, "unauthorized_client", 700016, "Application not found in the directory.");
+        }
+        if field("scope").is_empty() && field("resource").is_empty() {
+            return error(400, "invalid_request", 900144, "The request body must contain the parameter: 'scope'.");
+        }
+        let now = OffsetDateTime::now_utc();
+        match field("grant_type") {
+            "client_credentials" if form.contains_key("client_secret") => {
+                if field("client_secret") == config.client_secret {
+                    self.token(now, false)
+                } else {
+                    error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+                }
+            }
+            "client_credentials" if field("client_assertion_type") == ASSERTION_TYPE => {
+                if self.assertion_accepted(request, field("client_assertion")) {
+                    self.token(now, false)
+                } else {
+                    error(401, "invalid_client", 700027, "Client assertion failed signature validation.")
+                }
+            }
+            "client_credentials" => {
+                error(401, "invalid_client", 7000216, "'client_assertion' or 'client_secret' is required.")
+            }
+            "password" => match &config.user {
+                Some((user, password)) if field("username") == user && field("password") == password => {
+                    self.token(now, true)
+                }
+                Some(_) => error(
+                    400,
+                    "invalid_grant",
+                    50126,
+                    "Error validating credentials due to invalid username or password.",
+                ),
+                None => error(
+                    400,
+                    "invalid_client",
+                    7000218,
+                    "The request body must contain 'client_assertion' or 'client_secret'.",
+                ),
+            },
+            "refresh_token" if self.state.redeem_refresh_token(field("refresh_token")) => self.token(now, true),
+            "refresh_token" => error(400, "invalid_grant", 700082, "The refresh token has expired due to inactivity."),
+            other => error(
+                400,
+                "unsupported_grant_type",
+                70003,
+                &format!("The app requested an unsupported grant type '{other}'."),
+            ),
+        }
+    }
+
+    fn token(&self, now: OffsetDateTime, with_refresh_token: bool) -> ResponseTemplate {
+        let (token, expires) = self.state.issue_access_token(now);
+        let expires_in = (expires - now).whole_seconds();
+        let mut body = json!({"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in, "access_token": token});
+        if with_refresh_token {
+            body["refresh_token"] = json!(self.state.issue_refresh_token());
+        }
+        ResponseTemplate::new(200).set_body_json(body)
+    }
+
+    /// An exact configured assertion, or a JWT whose claims name this app and this endpoint.
+    fn assertion_accepted(&self, request: &Request, assertion: &str) -> bool {
+        match &self.state.config.assertions {
+            None => false,
+            Some(Some(exact)) => assertion == exact,
+            Some(None) => {
+                let audience = format!("{}{}", self.base, request.url.path());
+                jwt_claims(assertion).is_some_and(|claims| {
+                    let client = self.state.config.client_id.as_str();
+                    claims["iss"] == client && claims["sub"] == client && claims["aud"] == audience.as_str()
+                })
+            }
+        }
+    }
+}
+
+impl Respond for TokenEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.state.record("entra", request);
+        self.answer(request)
+    }
+}
+
+/// The claims of a compact JWT, without checking its signature.
+fn jwt_claims(jwt: &str) -> Option<serde_json::Value> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64url_decode(payload)?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for c in text.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            b'=' => continue,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(value);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Entra's error body, with fresh trace and correlation ids.
+fn error(status: u16, error: &str, code: i64, message: &str) -> ResponseTemplate {
+    let trace_id = Guid::new_random().to_string();
+    let correlation_id = Guid::new_random().to_string();
+    let timestamp = OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+        timestamp.year(),
+        u8::from(timestamp.month()),
+        timestamp.day(),
+        timestamp.hour(),
+        timestamp.minute(),
+        timestamp.second()
+    );
+    ResponseTemplate::new(status).set_body_json(json!({
+        "error": error,
+        "error_description": format!("AADSTS{code}: {message} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {stamp}"),
+        "error_codes": [code],
+        "timestamp": stamp,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": "https://login.microsoftonline.com/error?code=".to_owned() + &code.to_string(),
+    }))
+}

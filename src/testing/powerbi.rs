@@ -1,0 +1,257 @@
+//! The fake Power BI REST API: lookups and every `GenerateToken` operation.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use wiremock::{Request, Respond, ResponseTemplate};
+
+use super::state::FakeState;
+use crate::ids::Guid;
+
+pub(crate) struct PowerBiApi {
+    state: Arc<FakeState>,
+    base: String,
+}
+
+/// The route a request takes, from its method and path segments after `/v1.0/myorg/`.
+enum Route<'a> {
+    List(&'a str),
+    Get(&'a str, &'a str),
+    Tiles(&'a str),
+    GetTile(&'a str, &'a str),
+    Generate(Target<'a>),
+    NotFound,
+}
+
+enum Target<'a> {
+    Report(&'a str),
+    ReportCreation,
+    Dashboard(&'a str),
+    Tile(&'a str, &'a str),
+    Dataset(&'a str),
+    MultiResource,
+}
+
+impl PowerBiApi {
+    pub fn new(state: Arc<FakeState>, base: String) -> Self {
+        Self { state, base }
+    }
+
+    fn answer(&self, request: &Request, request_id: &str) -> ResponseTemplate {
+        let now = OffsetDateTime::now_utc();
+        let bearer = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let Some(entra_expiry) = self.state.access_token_expiry(bearer, now) else {
+            return error(
+                401,
+                "TokenExpired",
+                "Access token has expired or is not valid, resubmit with a new access token",
+            );
+        };
+        let segments: Vec<&str> = request.url.path().trim_start_matches("/v1.0/myorg/").split('/').collect();
+        let is_post = request.method.as_str() == "POST";
+        let route = route(&segments, is_post);
+        let items = &self.state.config.items;
+        let in_workspace =
+            segments.first() != Some(&"groups") || segments.get(1).is_some_and(|w| same_id(w, &items.workspace_id));
+        if !in_workspace {
+            return not_found();
+        }
+        match route {
+            Route::List(kind) => self.list(kind),
+            Route::Get(kind, id) => self.item(kind, id).map_or_else(not_found, ok),
+            Route::Tiles(dashboard) if same_id(dashboard, &items.dashboard_id) => ok(json!({"value": [self.tile()]})),
+            Route::GetTile(dashboard, tile)
+                if same_id(dashboard, &items.dashboard_id) && same_id(tile, &items.tile_id) =>
+            {
+                ok(self.tile())
+            }
+            Route::Generate(target) => self.generate(&target, &request.body, now, entra_expiry, request_id),
+            _ => not_found(),
+        }
+    }
+
+    fn list(&self, kind: &str) -> ResponseTemplate {
+        let items = &self.state.config.items;
+        let id = match kind {
+            "reports" => &items.report_id,
+            "dashboards" => &items.dashboard_id,
+            "datasets" => &items.dataset_id,
+            _ => return not_found(),
+        };
+        let item = self.item(kind, id).expect("the configured item exists");
+        ok(json!({"@odata.context": "http://wabi-fake/v1.0/myorg/$metadata", "value": [item]}))
+    }
+
+    fn item(&self, kind: &str, id: &str) -> Option<Value> {
+        let items = &self.state.config.items;
+        let (workspace, base) = (&items.workspace_id, &self.base);
+        match kind {
+            "reports" if same_id(id, &items.report_id) => Some(json!({
+                "id": items.report_id, "name": "Fake sales report", "reportType": "PowerBIReport",
+                "datasetId": items.dataset_id, "isOwnedByMe": true,
+                "embedUrl": format!("{base}/reportEmbed?reportId={}&groupId={workspace}", items.report_id),
+                "webUrl": format!("{base}/groups/{workspace}/reports/{}", items.report_id),
+            })),
+            "dashboards" if same_id(id, &items.dashboard_id) => Some(json!({
+                "id": items.dashboard_id, "displayName": "Fake dashboard", "isReadOnly": false,
+                "embedUrl": format!("{base}/dashboardEmbed?dashboardId={}&groupId={workspace}", items.dashboard_id),
+                "webUrl": format!("{base}/groups/{workspace}/dashboards/{}", items.dashboard_id),
+            })),
+            "datasets" if same_id(id, &items.dataset_id) => Some(json!({
+                "id": items.dataset_id, "name": "Fake sales model", "configuredBy": "fake@contoso.com",
+                "IsEffectiveIdentityRequired": false, "IsEffectiveIdentityRolesRequired": false,
+                "QnaEmbedURL": format!("{base}/qnaEmbed?groupId={workspace}"),
+                "CreateReportEmbedURL": format!("{base}/reportEmbed?groupId={workspace}"),
+                "webUrl": format!("{base}/groups/{workspace}/datasets/{}", items.dataset_id),
+            })),
+            _ => None,
+        }
+    }
+
+    fn tile(&self) -> Value {
+        let items = &self.state.config.items;
+        json!({
+            "id": items.tile_id, "title": "Fake tile", "reportId": items.report_id, "datasetId": items.dataset_id,
+            "embedUrl": format!("{}/embed?dashboardId={}&tileId={}&groupId={}", self.base, items.dashboard_id, items.tile_id, items.workspace_id),
+            "rowSpan": 0, "colSpan": 0
+        })
+    }
+
+    fn generate(
+        &self,
+        target: &Target<'_>,
+        body: &[u8],
+        now: OffsetDateTime,
+        entra_expiry: OffsetDateTime,
+        request_id: &str,
+    ) -> ResponseTemplate {
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return error(400, "InvalidRequest", "The request body is not valid JSON");
+        };
+        if let Err(message) = self.check_generate(target, &body) {
+            return match message {
+                Problem::NotFound => not_found(),
+                Problem::Invalid(message) => error(400, "InvalidRequest", &message),
+            };
+        }
+        let mut expiration = now + self.state.config.embed_token_lifetime;
+        if let Some(minutes) = body["lifetimeInMinutes"].as_i64().filter(|m| *m > 0) {
+            expiration = expiration.min(now + time::Duration::minutes(minutes));
+        }
+        // As in the service: the embed token never outlives the Entra token it was asked with.
+        expiration = expiration.min(entra_expiry);
+        let expiration = expiration.replace_nanosecond(0).unwrap_or(expiration);
+        ResponseTemplate::new(200).insert_header("RequestId", request_id).set_body_json(json!({
+            "@odata.context": "http://wabi-fake/v1.0/myorg/$metadata#Microsoft.PowerBI.ServiceContracts.Api.V1.EmbedToken",
+            "token": format!("fake-embed-{}", Guid::new_random()),
+            "tokenId": Guid::new_random(),
+            "expiration": expiration.format(&Rfc3339).unwrap_or_default(),
+        }))
+    }
+
+    fn check_generate(&self, target: &Target<'_>, body: &Value) -> Result<(), Problem> {
+        let items = &self.state.config.items;
+        let access = body["accessLevel"].as_str();
+        let report_like = matches!(target, Target::Report(_));
+        match target {
+            Target::Report(id) if !same_id(id, &items.report_id) => return Err(Problem::NotFound),
+            Target::Dashboard(id) if !same_id(id, &items.dashboard_id) => return Err(Problem::NotFound),
+            Target::Tile(d, t) if !same_id(d, &items.dashboard_id) || !same_id(t, &items.tile_id) => {
+                return Err(Problem::NotFound)
+            }
+            Target::Dataset(id) if !same_id(id, &items.dataset_id) => return Err(Problem::NotFound),
+            Target::ReportCreation => {
+                if access != Some("Create") {
+                    return Err(Problem::Invalid("Report creation requires accessLevel Create".into()));
+                }
+                if !body["datasetId"].as_str().is_some_and(|d| same_id(d, &items.dataset_id)) {
+                    return Err(Problem::Invalid("datasetId is missing or unknown".into()));
+                }
+            }
+            Target::MultiResource => return self.check_v2(body),
+            _ => {}
+        }
+        match access {
+            None | Some("View") => {}
+            Some("Edit") if report_like => {}
+            Some("Create") if matches!(target, Target::ReportCreation) => {}
+            Some(other) => return Err(Problem::Invalid(format!("accessLevel {other} is not valid for this item"))),
+        }
+        if body.get("allowSaveAs").is_some() && !report_like {
+            return Err(Problem::Invalid("allowSaveAs applies to reports only".into()));
+        }
+        Ok(())
+    }
+
+    fn check_v2(&self, body: &Value) -> Result<(), Problem> {
+        let items = &self.state.config.items;
+        let ids = |field: &str| -> Vec<String> {
+            body[field].as_array().into_iter().flatten().filter_map(|v| v["id"].as_str().map(str::to_owned)).collect()
+        };
+        let (reports, datasets) = (ids("reports"), ids("datasets"));
+        if reports.is_empty() && datasets.is_empty() {
+            return Err(Problem::Invalid("At least one report or dataset is required".into()));
+        }
+        if reports.iter().any(|r| !same_id(r, &items.report_id))
+            || datasets.iter().any(|d| !same_id(d, &items.dataset_id))
+        {
+            return Err(Problem::NotFound);
+        }
+        if ids("targetWorkspaces").iter().any(|w| !same_id(w, &items.workspace_id)) {
+            return Err(Problem::NotFound);
+        }
+        Ok(())
+    }
+}
+
+enum Problem {
+    NotFound,
+    Invalid(String),
+}
+
+impl Respond for PowerBiApi {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.state.record("powerbi", request);
+        let request_id = Guid::new_random().to_string();
+        self.answer(request, &request_id).insert_header("RequestId", request_id.as_str())
+    }
+}
+
+fn route<'a>(segments: &[&'a str], is_post: bool) -> Route<'a> {
+    match (is_post, segments) {
+        (true, ["GenerateToken"]) => Route::Generate(Target::MultiResource),
+        (true, ["groups", _, "reports", "GenerateToken"]) => Route::Generate(Target::ReportCreation),
+        (true, ["groups", _, "reports", r, "GenerateToken"]) => Route::Generate(Target::Report(r)),
+        (true, ["groups", _, "dashboards", d, "GenerateToken"]) => Route::Generate(Target::Dashboard(d)),
+        (true, ["groups", _, "dashboards", d, "tiles", t, "GenerateToken"]) => Route::Generate(Target::Tile(d, t)),
+        (true, ["groups", _, "datasets", d, "GenerateToken"]) => Route::Generate(Target::Dataset(d)),
+        (false, ["groups", _, kind @ ("reports" | "dashboards" | "datasets")]) => Route::List(kind),
+        (false, ["groups", _, "dashboards", d, "tiles"]) => Route::Tiles(d),
+        (false, ["groups", _, "dashboards", d, "tiles", t]) => Route::GetTile(d, t),
+        (false, ["groups", _, kind @ ("reports" | "dashboards" | "datasets"), id]) => Route::Get(kind, id),
+        _ => Route::NotFound,
+    }
+}
+
+fn same_id(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn not_found() -> ResponseTemplate {
+    error(404, "PowerBIEntityNotFound", "PowerBIEntityNotFound")
+}
+
+fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"error": {"code": code, "message": message}}))
+}

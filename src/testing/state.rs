@@ -1,0 +1,154 @@
+//! What the fake remembers: its configuration, the tokens it issued, the requests it saw.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::ids::Guid;
+
+/// The items the fake Power BI serves.
+#[derive(Debug, Clone)]
+pub struct FakeItems {
+    /// The workspace (group) id.
+    pub workspace_id: String,
+    /// A report in it.
+    pub report_id: String,
+    /// The report's dataset.
+    pub dataset_id: String,
+    /// A dashboard.
+    pub dashboard_id: String,
+    /// A tile on the dashboard.
+    pub tile_id: String,
+}
+
+impl Default for FakeItems {
+    fn default() -> Self {
+        Self {
+            workspace_id: "f089354e-8366-4e18-aea3-4cb4a3a50b48".into(),
+            report_id: "5b218778-e7a5-4d73-8187-f10824047715".into(),
+            dataset_id: "cfafbeb1-8037-4d0c-896e-a46fb27ff229".into(),
+            dashboard_id: "69ffaa6c-b36d-4d01-96f5-1ed67c64d4af".into(),
+            tile_id: "312fbfe9-2eda-44e0-9ed0-ab5dc571bb4b".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FakeConfig {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub user: Option<(String, String)>,
+    pub assertions: Option<Option<String>>,
+    pub access_token_lifetime: Duration,
+    pub embed_token_lifetime: Duration,
+    pub items: FakeItems,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        Self {
+            tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+            client_id: "00000000-0000-4000-8000-0000000fa4e0".into(),
+            client_secret: "fake-client-secret".into(),
+            user: None,
+            assertions: None,
+            access_token_lifetime: Duration::from_secs(3600),
+            embed_token_lifetime: Duration::from_secs(3600),
+            items: FakeItems::default(),
+        }
+    }
+}
+
+/// A request one of the fakes received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// `entra` or `powerbi`.
+    pub service: &'static str,
+    /// The HTTP method.
+    pub method: String,
+    /// The path, e.g. `/v1.0/myorg/groups/{g}/reports/{r}/GenerateToken`.
+    pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
+    /// Headers as (lowercase name, value); `authorization` values are kept, since a test may
+    /// need to check which token was sent (these are the fake's tokens, not real ones).
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl RecordedRequest {
+    /// The value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct FakeState {
+    pub config: FakeConfig,
+    /// Access tokens issued, with their expiry.
+    access_tokens: Mutex<HashMap<String, OffsetDateTime>>,
+    /// Refresh tokens issued for the master user.
+    refresh_tokens: Mutex<Vec<String>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+impl FakeState {
+    pub fn new(config: FakeConfig) -> Self {
+        Self { config, access_tokens: Mutex::default(), refresh_tokens: Mutex::default(), requests: Mutex::default() }
+    }
+
+    pub fn record(&self, service: &'static str, request: &wiremock::Request) {
+        let recorded = RecordedRequest {
+            service,
+            method: request.method.to_string(),
+            path: request.url.path().to_owned(),
+            query: request.url.query().map(str::to_owned),
+            headers: request
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                .collect(),
+            body: String::from_utf8_lossy(&request.body).into_owned(),
+        };
+        lock(&self.requests).push(recorded);
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.requests).clone()
+    }
+
+    pub fn issue_access_token(&self, now: OffsetDateTime) -> (String, OffsetDateTime) {
+        let token = format!("fake-entra-{}", Guid::new_random());
+        let expires = now + self.config.access_token_lifetime;
+        lock(&self.access_tokens).insert(token.clone(), expires);
+        (token, expires)
+    }
+
+    /// The expiry of a bearer token this fake issued, if it is known and unexpired.
+    pub fn access_token_expiry(&self, token: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        lock(&self.access_tokens).get(token).copied().filter(|expires| *expires > now)
+    }
+
+    pub fn issue_refresh_token(&self) -> String {
+        let token = format!("fake-refresh-{}", Guid::new_random());
+        lock(&self.refresh_tokens).push(token.clone());
+        token
+    }
+
+    pub fn redeem_refresh_token(&self, token: &str) -> bool {
+        let mut tokens = lock(&self.refresh_tokens);
+        let known = tokens.iter().position(|t| t == token);
+        known.map(|i| tokens.remove(i)).is_some()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,139 @@
+//! The built-in fake (`testing` feature) behaves like the services it stands in for.
+#![cfg(feature = "testing")]
+
+use std::time::Duration;
+
+use powerbi_embed::testing::FakeServices;
+use powerbi_embed::{
+    AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2, PowerBiClient,
+    StaticTokenCredential, UsernamePasswordCredential,
+};
+
+#[tokio::test]
+async fn whole_flow_for_every_item_kind() {
+    let fake = FakeServices::start().await;
+    let client = fake.powerbi_client();
+    let (ws, report, dataset, dashboard, tile) =
+        (fake.workspace_id(), fake.report_id(), fake.dataset_id(), fake.dashboard_id(), fake.tile_id());
+
+    let view = GenerateTokenRequest::report_view().identity(EffectiveIdentity::new("u1").role("R")).build().unwrap();
+    let config = client.report_embed_config(ws, report, &view).await.unwrap();
+    assert!(config.embed_url().starts_with(&fake.api_base()));
+    assert!(config.token().secret().expose_secret().starts_with("fake-embed-"));
+    let edit = GenerateTokenRequest::report_edit().allow_save_as(true).build().unwrap();
+    client.report_embed_config(ws, report, &edit).await.unwrap();
+    let create = GenerateTokenRequest::report_creation(dataset).build().unwrap();
+    client.report_creation_embed_config(ws, &create).await.unwrap();
+    client.dashboard_embed_config(ws, dashboard, &GenerateTokenRequest::dashboard().build().unwrap()).await.unwrap();
+    client.tile_embed_config(ws, dashboard, tile, &GenerateTokenRequest::tile().build().unwrap()).await.unwrap();
+    client.qna_embed_config(ws, dataset, &GenerateTokenRequest::dataset().build().unwrap()).await.unwrap();
+    let v2 = GenerateTokenRequestV2::builder().report(report).dataset(dataset).target_workspace(ws).build().unwrap();
+    client.embed_token(&v2).await.unwrap();
+
+    assert_eq!(fake.token_request_count(), 1, "the Entra token is cached");
+    assert_eq!(fake.generate_token_count(), 7);
+    let sent = fake.requests();
+    let first_generate = sent.iter().find(|r| r.path.ends_with("/GenerateToken")).unwrap();
+    assert_eq!(first_generate.body, r#"{"accessLevel":"View","identities":[{"username":"u1","roles":["R"]}]}"#);
+    assert!(first_generate.header("authorization").unwrap().starts_with("Bearer fake-entra-"));
+    assert!(first_generate.header("requestid").is_none());
+}
+
+#[tokio::test]
+async fn wrong_secret_gets_entras_real_error() {
+    let fake = FakeServices::start().await;
+    let credential =
+        ClientSecretCredential::new(fake.tenant_id(), fake.client_id(), "the secret's ID, not its value").unwrap();
+    let aad = AadClient::builder(credential).authority_host(fake.authority_host()).build().unwrap();
+    let err = aad.token().await.unwrap_err();
+    let entra = err.as_entra().unwrap();
+    assert_eq!(
+        (entra.status, entra.error.as_str(), entra.error_codes.as_slice()),
+        (401, "invalid_client", &[7000215][..])
+    );
+    assert!(entra.trace_id.is_some() && entra.correlation_id.is_some() && entra.timestamp.is_some());
+
+    let unknown_tenant = ClientSecretCredential::new("contoso.onmicrosoft.com", fake.client_id(), "x").unwrap();
+    let aad = AadClient::builder(unknown_tenant).authority_host(fake.authority_host()).build().unwrap();
+    assert_eq!(aad.token().await.unwrap_err().as_entra().unwrap().error_codes, vec![90002]);
+}
+
+#[tokio::test]
+async fn master_user_and_refresh_tokens() {
+    let fake = FakeServices::builder()
+        .user("embed@contoso.com", "pw")
+        .access_token_lifetime(Duration::from_secs(2))
+        .start()
+        .await;
+    let credential =
+        UsernamePasswordCredential::new(fake.tenant_id(), fake.client_id(), "embed@contoso.com", "pw").unwrap();
+    let aad = AadClient::builder(credential).authority_host(fake.authority_host()).build().unwrap();
+    aad.token().await.unwrap();
+    // Past half of the 2 s lifetime, a token valid for longer makes the client renew, with the
+    // refresh token rather than the password.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let valid_for_long = aad.token_valid_for(Duration::from_secs(3000)).await.unwrap();
+    assert!(valid_for_long.secret().expose_secret().starts_with("fake-entra-"));
+    let grants: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.body.split('&').find(|f| f.starts_with("grant_type=")).unwrap().to_owned())
+        .collect();
+    assert_eq!(grants, ["grant_type=password", "grant_type=refresh_token"]);
+
+    let wrong =
+        UsernamePasswordCredential::new(fake.tenant_id(), fake.client_id(), "embed@contoso.com", "nope").unwrap();
+    let aad = AadClient::builder(wrong).authority_host(fake.authority_host()).build().unwrap();
+    assert_eq!(aad.token().await.unwrap_err().as_entra().unwrap().error_codes, vec![50126]);
+}
+
+#[tokio::test]
+async fn powerbi_checks_the_bearer_token_and_the_items() {
+    let fake = FakeServices::start().await;
+    let forged = AadClient::new(StaticTokenCredential::new(
+        "forged",
+        time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    ))
+    .unwrap();
+    let client = PowerBiClient::builder(forged).api_base(fake.api_base()).build().unwrap();
+    let err = client.report(fake.workspace_id(), fake.report_id()).await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert!(err.request_id().is_some());
+
+    let client = fake.powerbi_client();
+    let missing = "00000000-0000-4000-8000-000000000404";
+    let err = client.report(fake.workspace_id(), missing).await.unwrap_err();
+    assert_eq!((err.status(), err.as_power_bi().unwrap().code.as_deref()), (Some(404), Some("PowerBIEntityNotFound")));
+    let err = client
+        .report_embed_token(missing, fake.report_id(), &GenerateTokenRequest::report_view().build().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+}
+
+#[tokio::test]
+async fn embed_tokens_never_outlive_the_entra_token_or_the_requested_lifetime() {
+    let fake = FakeServices::builder().embed_token_lifetime(Duration::from_secs(600)).start().await;
+    let client = fake.powerbi_client();
+    let now = time::OffsetDateTime::now_utc();
+    let token = client
+        .report_embed_token(
+            fake.workspace_id(),
+            fake.report_id(),
+            &GenerateTokenRequest::report_view().lifetime_minutes(5).build().unwrap(),
+        )
+        .await
+        .unwrap();
+    let left = token.expiration() - now;
+    assert!(left <= time::Duration::minutes(5) && left > time::Duration::minutes(4), "{left}");
+    let token = client
+        .report_embed_token(
+            fake.workspace_id(),
+            fake.report_id(),
+            &GenerateTokenRequest::report_view().build().unwrap(),
+        )
+        .await
+        .unwrap();
+    let left = token.expiration() - now;
+    assert!(left <= time::Duration::minutes(10) && left > time::Duration::minutes(9), "{left}");
+}
