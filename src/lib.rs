@@ -16,6 +16,7 @@ pub use auth::{
     TokenCredential, TokenRequestContext, UsernamePasswordCredential,
 };
 pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
+pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
 pub use cache::{Expiring, RefreshPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};
