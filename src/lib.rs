@@ -19,6 +19,8 @@ pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
     TokenCredential, TokenRequestContext, UsernamePasswordCredential,
 };
+pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
+pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
 pub use cache::{Expiring, RefreshPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};

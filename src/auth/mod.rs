@@ -4,7 +4,9 @@
 pub(crate) mod client;
 pub(crate) mod client_secret;
 pub(crate) mod credential;
+pub(crate) mod device_code;
 pub(crate) mod entra;
+pub(crate) mod managed_identity;
 pub(crate) mod refresh_token;
 pub(crate) mod static_token;
 pub(crate) mod token;
@@ -13,6 +15,8 @@ pub(crate) mod user_password;
 pub use client::{AadClient, AadClientBuilder};
 pub use client_secret::ClientSecretCredential;
 pub use credential::{EntraEndpoint, TokenCredential, TokenRequestContext};
+pub use device_code::{DeviceCodeCredential, DeviceCodePrompt};
+pub use managed_identity::{ManagedIdentityCredential, ManagedIdentityId};
 pub use static_token::StaticTokenCredential;
 pub use token::AccessToken;
 pub use user_password::UsernamePasswordCredential;
