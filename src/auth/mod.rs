@@ -1,6 +1,7 @@
 //! Signing in to Microsoft Entra ID: the [`TokenCredential`] trait, the providers that implement
 //! it, and [`AadClient`], which caches their tokens.
 
+pub(crate) mod assertion;
 pub(crate) mod client;
 pub(crate) mod client_secret;
 pub(crate) mod credential;
@@ -10,6 +11,7 @@ pub(crate) mod static_token;
 pub(crate) mod token;
 pub(crate) mod user_password;
 
+pub use assertion::ClientAssertionCredential;
 pub use client::{AadClient, AadClientBuilder};
 pub use client_secret::ClientSecretCredential;
 pub use credential::{EntraEndpoint, TokenCredential, TokenRequestContext};
