@@ -15,7 +15,7 @@ pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
     TokenCredential, TokenRequestContext, UsernamePasswordCredential,
 };
-pub use auth::ClientAssertionCredential;
+pub use auth::{AssertionAlgorithm, ClientAssertionCredential, ClientCertificateCredential};
 pub use cache::{Expiring, RefreshPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};

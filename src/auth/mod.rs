@@ -2,16 +2,19 @@
 //! it, and [`AadClient`], which caches their tokens.
 
 pub(crate) mod assertion;
+pub(crate) mod certificate;
 pub(crate) mod client;
 pub(crate) mod client_secret;
 pub(crate) mod credential;
 pub(crate) mod entra;
+pub(crate) mod jwt;
 pub(crate) mod refresh_token;
 pub(crate) mod static_token;
 pub(crate) mod token;
 pub(crate) mod user_password;
 
 pub use assertion::ClientAssertionCredential;
+pub use certificate::{AssertionAlgorithm, ClientCertificateCredential};
 pub use client::{AadClient, AadClientBuilder};
 pub use client_secret::ClientSecretCredential;
 pub use credential::{EntraEndpoint, TokenCredential, TokenRequestContext};
