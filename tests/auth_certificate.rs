@@ -387,3 +387,64 @@ fn debug_of_the_credential_and_of_its_errors_shows_no_key_material() {
         assert_no_key_material(&format!("{err:?} {err}"));
     }
 }
+
+#[cfg(feature = "pkcs12")]
+mod pkcs12 {
+    use super::*;
+
+    const PASSWORD: &str = "fixture-password";
+
+    #[tokio::test]
+    async fn pkcs12_file_loads_key_and_chain_and_requests_a_token() {
+        let server = strict_server().await;
+        mount_v2_token(&server, 1).await;
+        let clock = clock();
+        let credential =
+            ClientCertificateCredential::from_pkcs12_file(TENANT, CLIENT, fixture_path("leaf.p12"), PASSWORD)
+                .unwrap()
+                .send_certificate_chain(true);
+        let token = aad_client(&server, credential, &clock).token().await.unwrap();
+        assert_eq!(token.secret().expose_secret(), "cert-token");
+
+        let jwt = decode_jwt(&sent_assertions(&server).await[0]);
+        let chain = json!([STANDARD.encode(fixture("leaf.cert.der")), STANDARD.encode(fixture("ca.cert.der"))]);
+        assert_eq!(jwt.header, json!({"alg": "RS256", "typ": "JWT", "x5t": sha1_thumbprint(), "x5c": chain}));
+        assert_claims(&jwt.claims, &format!("{}{TOKEN_PATH}", server.uri()), clock.now().unix_timestamp());
+        verify_signature(&jwt, &RSA_PKCS1_2048_8192_SHA256);
+    }
+
+    #[test]
+    fn legacy_3des_rc2_pkcs12_loads_the_same_certificate() {
+        let credential =
+            ClientCertificateCredential::from_pkcs12(TENANT, CLIENT, fixture("leaf.legacy.p12"), PASSWORD).unwrap();
+        assert_eq!(credential.thumbprint(), bundle_credential().thumbprint());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_names_certificate_password() {
+        let result = ClientCertificateCredential::from_pkcs12(TENANT, CLIENT, fixture("leaf.p12"), "not-the-password");
+        let err = assert_refused(result, "certificate_password").await;
+        assert!(!format!("{err:?} {err}").contains("not-the-password"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn bytes_that_are_not_pkcs12_name_certificate() {
+        assert_refused(
+            ClientCertificateCredential::from_pkcs12(TENANT, CLIENT, fixture("leaf.cert.pem"), PASSWORD),
+            "certificate",
+        )
+        .await;
+        assert_refused(
+            ClientCertificateCredential::from_pkcs12(TENANT, CLIENT, fixture("leaf.cert.der"), PASSWORD),
+            "certificate",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_pkcs12_file_names_certificate_path() {
+        let result =
+            ClientCertificateCredential::from_pkcs12_file(TENANT, CLIENT, fixture_path("missing.p12"), PASSWORD);
+        assert_refused(result, "certificate_path").await;
+    }
+}

@@ -27,6 +27,8 @@ use crate::secret::Secret;
 const CERTIFICATE: &str = "certificate";
 const CERTIFICATE_PATH: &str = "certificate_path";
 const PRIVATE_KEY: &str = "private_key";
+#[cfg(feature = "pkcs12")]
+const CERTIFICATE_PASSWORD: &str = "certificate_password";
 
 /// How long an assertion is valid: Entra accepts at most 10 minutes.
 const ASSERTION_LIFETIME_SECS: i64 = 600;
@@ -64,7 +66,7 @@ impl AssertionAlgorithm {
 /// with a signed client assertion (`client_assertion_type=...:jwt-bearer`).
 ///
 /// The certificate and its RSA private key come from PEM (PKCS#8 `PRIVATE KEY` or PKCS#1
-/// `RSA PRIVATE KEY`, unencrypted).
+/// `RSA PRIVATE KEY`, unencrypted) or, with the `pkcs12` feature, from a `.pfx`/`.p12` file.
 /// Everything is checked when the credential is built: a missing file, a key that is not RSA or
 /// does not belong to the certificate are [`Error::InvalidInput`] before any network call.
 ///
@@ -174,6 +176,52 @@ impl ClientCertificateCredential {
         Self::pem_with(ids, &pem, None)
     }
 
+    /// A credential from a PKCS#12 (`.pfx` / `.p12`) archive in DER form, opened with
+    /// `password` (use `""` for none). The archive must hold one private key with its
+    /// certificate; the CA certificates in it become the `x5c` chain.
+    ///
+    /// ```no_run
+    /// use powerbi_embed::ClientCertificateCredential;
+    /// let credential = ClientCertificateCredential::from_pkcs12(
+    ///     "contoso.onmicrosoft.com",
+    ///     "00000000-0000-0000-0000-000000000001",
+    ///     std::fs::read("/etc/powerbi/app.pfx").unwrap(),
+    ///     std::env::var("PFX_PASSWORD").unwrap_or_default(),
+    /// ).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `tenant_id`, `client_id`, `certificate` (not PKCS#12),
+    /// `certificate_password` (wrong password) or `private_key` (none, not RSA, or not the
+    /// certificate's).
+    #[cfg(feature = "pkcs12")]
+    pub fn from_pkcs12(
+        tenant_id: impl AsRef<str>,
+        client_id: impl AsRef<str>,
+        pkcs12: impl AsRef<[u8]>,
+        password: impl Into<Secret>,
+    ) -> Result<Self> {
+        let ids = Ids::new(tenant_id.as_ref(), client_id.as_ref())?;
+        Self::pkcs12_with(ids, pkcs12.as_ref(), &password.into())
+    }
+
+    /// A credential from a PKCS#12 (`.pfx` / `.p12`) file.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `certificate_path` if the file cannot be read, otherwise as
+    /// [`from_pkcs12`](Self::from_pkcs12).
+    #[cfg(feature = "pkcs12")]
+    pub fn from_pkcs12_file(
+        tenant_id: impl AsRef<str>,
+        client_id: impl AsRef<str>,
+        path: impl AsRef<Path>,
+        password: impl Into<Secret>,
+    ) -> Result<Self> {
+        let ids = Ids::new(tenant_id.as_ref(), client_id.as_ref())?;
+        let der = read_certificate_file(path.as_ref())?;
+        Self::pkcs12_with(ids, &der, &password.into())
+    }
+
     /// Signs assertions with `algorithm` (default [`AssertionAlgorithm::Rs256`]).
     pub fn with_algorithm(mut self, algorithm: AssertionAlgorithm) -> Self {
         self.algorithm = algorithm;
@@ -203,6 +251,12 @@ impl ClientCertificateCredential {
             Some(pem) => pem_private_key(&pem_sections(PRIVATE_KEY, pem)?)?,
             None => pem_private_key(&sections)?,
         };
+        Self::build(ids, certificates, &key)
+    }
+
+    #[cfg(feature = "pkcs12")]
+    fn pkcs12_with(ids: Ids, der: &[u8], password: &Secret) -> Result<Self> {
+        let (certificates, key) = pkcs12::open(der, password)?;
         Self::build(ids, certificates, &key)
     }
 
@@ -341,7 +395,7 @@ fn reject_encrypted_pem_key(pem: &[u8]) -> Result<()> {
     if contains(pem, b"ENCRYPTED PRIVATE KEY") || contains(pem, b"Proc-Type: 4,ENCRYPTED") {
         return Err(Error::invalid(
             PRIVATE_KEY,
-            "is encrypted, which PEM loading does not support: decrypt it (`openssl pkey -in key.pem -out plain.pem`)",
+            "is encrypted, which PEM loading does not support: decrypt it (`openssl pkey -in key.pem -out plain.pem`) or use a PKCS#12 file",
         ));
     }
     Ok(())
@@ -362,7 +416,10 @@ fn pem_sections(field: &'static str, pem: &[u8]) -> Result<Vec<PemSection>> {
         Error::invalid(field, format!("is not valid PEM: {why}"))
     })?;
     if sections.is_empty() {
-        return Err(Error::invalid(field, "is not PEM: no -----BEGIN ...----- section found"));
+        return Err(Error::invalid(
+            field,
+            "is not PEM: no -----BEGIN ...----- section found (for a .pfx/.p12 file use from_pkcs12)",
+        ));
     }
     Ok(sections)
 }
@@ -436,4 +493,41 @@ fn leaf_first(mut certificates: Vec<Vec<u8>>, public_key: &[u8]) -> Result<Vec<V
     let leaf = certificates.remove(position);
     certificates.insert(0, leaf);
     Ok(certificates)
+}
+
+#[cfg(feature = "pkcs12")]
+mod pkcs12 {
+    //! Opening a PKCS#12 archive into DER certificates and a PKCS#8 key, so that no type of the
+    //! PKCS#12 crate reaches the public API.
+
+    use p12_keystore::error::Error as P12Error;
+    use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
+    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    use super::{CERTIFICATE, CERTIFICATE_PASSWORD, PRIVATE_KEY};
+    use crate::error::{Error, Result};
+    use crate::secret::Secret;
+
+    pub(super) fn open(der: &[u8], password: &Secret) -> Result<(Vec<Vec<u8>>, PrivateKeyDer<'static>)> {
+        // Strict: a key is kept only with its certificate, and the chain is ordered leaf first.
+        let store =
+            KeyStore::from_pkcs12(der, password.expose_secret(), Pkcs12ImportPolicy::Strict).map_err(describe)?;
+        let (_, chain) = store.private_key_chain().ok_or_else(|| {
+            Error::invalid(PRIVATE_KEY, "the PKCS#12 file holds no private key together with its certificate")
+        })?;
+        let certificates = chain.certs().iter().map(|cert| cert.as_der().to_vec()).collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec()));
+        Ok((certificates, key))
+    }
+
+    fn describe(error: P12Error) -> Error {
+        match error {
+            // The integrity MAC is keyed with the password; without a MAC, a wrong password
+            // shows up as bad padding after decryption.
+            P12Error::MacError(_) | P12Error::UnpadError => {
+                Error::invalid(CERTIFICATE_PASSWORD, "is wrong: the PKCS#12 file could not be opened with it")
+            }
+            other => Error::invalid(CERTIFICATE, format!("is not a readable PKCS#12 file ({other})")),
+        }
+    }
 }
