@@ -15,7 +15,10 @@ pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
     TokenCredential, TokenRequestContext, UsernamePasswordCredential,
 };
-pub use auth::{AssertionAlgorithm, ClientAssertionCredential, ClientCertificateCredential};
+pub use auth::{
+    AssertionAlgorithm, ClientAssertionCredential, ClientCertificateCredential, EnvironmentCredential,
+    EnvironmentCredentialKind,
+};
 pub use cache::{Expiring, RefreshPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};

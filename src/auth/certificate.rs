@@ -176,6 +176,28 @@ impl ClientCertificateCredential {
         Self::pem_with(ids, &pem, None)
     }
 
+    /// A credential from a certificate file that is either PEM or PKCS#12, told apart by its
+    /// contents (PEM is text with `-----BEGIN`); `password` opens a PKCS#12 file.
+    pub(crate) fn from_file(tenant_id: &str, client_id: &str, path: &Path, password: Option<&Secret>) -> Result<Self> {
+        let ids = Ids::new(tenant_id, client_id)?;
+        let contents = read_certificate_file(path)?;
+        if contains(&contents, b"-----BEGIN") {
+            return Self::pem_with(ids, &contents, None);
+        }
+        #[cfg(feature = "pkcs12")]
+        {
+            Self::pkcs12_with(ids, &contents, password.unwrap_or(&Secret::new("")))
+        }
+        #[cfg(not(feature = "pkcs12"))]
+        {
+            let _ = password;
+            Err(Error::invalid(
+                CERTIFICATE,
+                format!("{} is not PEM; PKCS#12 (.pfx/.p12) files need the crate feature `pkcs12`", path.display()),
+            ))
+        }
+    }
+
     /// A credential from a PKCS#12 (`.pfx` / `.p12`) archive in DER form, opened with
     /// `password` (use `""` for none). The archive must hold one private key with its
     /// certificate; the CA certificates in it become the `x5c` chain.
