@@ -11,9 +11,7 @@ use common::{
     aad_client, clock, entra_error_body, form_is, form_of, strict_server, token_body, CLIENT, POWERBI_SCOPE, TENANT,
     TOKEN_PATH,
 };
-use powerbi_embed::{
-    AadClient, AssertionAlgorithm, ClientCertificateCredential, Clock, EntraEndpoint, Error, Guid, RetryPolicy,
-};
+use powerbi_embed::{AadClient, AssertionAlgorithm, ClientCertificateCredential, Clock, EntraEndpoint, Error, Guid};
 use ring::digest::{digest, SHA1_FOR_LEGACY_USE_ONLY, SHA256};
 use ring::signature::{UnparsedPublicKey, VerificationAlgorithm, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256};
 use serde_json::{json, Value};
@@ -256,13 +254,7 @@ async fn an_unknown_certificate_is_a_typed_entra_error_with_a_hint() {
         .expect(1)
         .mount(&server)
         .await;
-    let aad = AadClient::builder(bundle_credential())
-        .authority_host(server.uri())
-        .clock(std::sync::Arc::new(clock()))
-        .retry_policy(RetryPolicy::default().max_attempts(3))
-        .build()
-        .unwrap();
-    let err = aad.token().await.unwrap_err();
+    let err = aad_client(&server, bundle_credential(), &clock()).token().await.unwrap_err();
     assert_eq!(err.as_entra().expect("an Entra error").error_codes, [700027]);
     assert!(err.hint().unwrap().contains("certificate"), "{err}");
 }

@@ -38,7 +38,8 @@ fn client_for(server: &MockServer, credential: EnvironmentCredential) -> AadClie
     AadClient::builder(credential).authority_host(server.uri()).clock(Arc::new(clock())).build().unwrap()
 }
 
-async fn mount(server: &MockServer, form: common::FormIs) {
+/// Answers one token request whose form `form` accepts.
+async fn mount(server: &MockServer, form: impl wiremock::Match + 'static) {
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
         .and(form)
@@ -96,18 +97,16 @@ async fn client_secret_sends_the_client_secret_form() {
 async fn a_certificate_path_sends_a_signed_assertion_and_the_chain_when_asked() {
     let server = strict_server().await;
     // x5c present because AZURE_CLIENT_SEND_CERTIFICATE_CHAIN is set.
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(AssertionGrant(|jwt| {
+    mount(
+        &server,
+        AssertionGrant(|jwt| {
             let header = jwt_header(jwt);
             header["alg"] == "RS256"
                 && header["x5t"].is_string()
                 && header["x5c"].as_array().is_some_and(|c| c.len() == 2)
-        }))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("env-token", 3600)))
-        .expect(1)
-        .mount(&server)
-        .await;
+        }),
+    )
+    .await;
     let credential = with_ids(&[
         ("AZURE_CLIENT_CERTIFICATE_PATH", &fixture_path("leaf.bundle.pem")),
         ("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "true"),
@@ -121,12 +120,7 @@ async fn a_certificate_path_sends_a_signed_assertion_and_the_chain_when_asked() 
 #[tokio::test]
 async fn a_pkcs12_certificate_path_is_opened_with_the_certificate_password() {
     let server = strict_server().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(AssertionGrant(|jwt| jwt_header(jwt)["alg"] == "RS256" && jwt_header(jwt).get("x5c").is_none()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("env-token", 3600)))
-        .expect(1)
-        .mount(&server)
+    mount(&server, AssertionGrant(|jwt| jwt_header(jwt)["alg"] == "RS256" && jwt_header(jwt).get("x5c").is_none()))
         .await;
     let credential = with_ids(&[
         ("AZURE_CLIENT_CERTIFICATE_PATH", &fixture_path("leaf.p12")),
@@ -192,13 +186,7 @@ async fn a_federated_token_file_sends_its_contents_as_the_assertion() {
     let server = strict_server().await;
     let file = std::env::temp_dir().join(format!("powerbi-embed-env-{}", Guid::new_random()));
     std::fs::write(&file, "federated-assertion-from-file").unwrap();
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .and(AssertionGrant(|assertion| assertion == "federated-assertion-from-file"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("env-token", 3600)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, AssertionGrant(|assertion| assertion == "federated-assertion-from-file")).await;
     let credential = with_ids(&[("AZURE_FEDERATED_TOKEN_FILE", &file.to_string_lossy())]).unwrap();
     assert_eq!(credential.kind(), EnvironmentCredentialKind::WorkloadIdentity);
     let outcome = client_for(&server, credential).token().await;

@@ -27,8 +27,8 @@ use crate::secret::Secret;
 const CERTIFICATE: &str = "certificate";
 const CERTIFICATE_PATH: &str = "certificate_path";
 const PRIVATE_KEY: &str = "private_key";
-#[cfg(feature = "pkcs12")]
-const CERTIFICATE_PASSWORD: &str = "certificate_password";
+/// The field of a wrong PKCS#12 password (the environment credential renames it).
+pub(crate) const CERTIFICATE_PASSWORD: &str = "certificate_password";
 
 /// How long an assertion is valid: Entra accepts at most 10 minutes.
 const ASSERTION_LIFETIME_SECS: i64 = 600;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::auth::assertion::ClientAssertionCredential;
-use crate::auth::certificate::ClientCertificateCredential;
+use crate::auth::certificate::{ClientCertificateCredential, CERTIFICATE_PASSWORD};
 use crate::auth::client_secret::ClientSecretCredential;
 use crate::auth::credential::{TokenCredential, TokenRequestContext};
 use crate::auth::token::AccessToken;
@@ -219,7 +219,7 @@ fn select(
 fn name_certificate_variable(error: Error) -> Error {
     match error {
         Error::InvalidInput { field, reason } => {
-            let variable = if field == "certificate_password" {
+            let variable = if field == CERTIFICATE_PASSWORD {
                 AZURE_CLIENT_CERTIFICATE_PASSWORD
             } else {
                 AZURE_CLIENT_CERTIFICATE_PATH
