@@ -21,6 +21,10 @@ pub use auth::{
 };
 pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
 pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
+pub use auth::{
+    AssertionAlgorithm, ClientAssertionCredential, ClientCertificateCredential, EnvironmentCredential,
+    EnvironmentCredentialKind,
+};
 pub use cache::{Expiring, RefreshPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};
