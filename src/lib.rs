@@ -19,12 +19,12 @@ pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
     TokenCredential, TokenRequestContext, UsernamePasswordCredential,
 };
-pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
-pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
 pub use auth::{
     AssertionAlgorithm, ClientAssertionCredential, ClientCertificateCredential, EnvironmentCredential,
     EnvironmentCredentialKind,
 };
+pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
+pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
 pub use cache::{Expiring, RefreshPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};

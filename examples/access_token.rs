@@ -1,0 +1,44 @@
+//! Prints an Entra access token for Power BI as `{"tokenType", "expiresOn", "accessToken"}`.
+//!
+//! The credential comes from the environment, as `EnvironmentCredential` reads it
+//! (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and one of `AZURE_CLIENT_SECRET`,
+//! `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_USERNAME`/`AZURE_PASSWORD`,
+//! `AZURE_FEDERATED_TOKEN_FILE`); `--device-code` signs in interactively instead.
+//! `AZURE_AUTHORITY_HOST` and `POWERBI_CLOUD` choose where to sign in.
+//!
+//! ```text
+//! cargo run --example access_token [-- --device-code]
+//! ```
+
+#[path = "support/mod.rs"]
+mod support;
+
+use powerbi_embed::{AadClient, DeviceCodeCredential};
+use serde_json::json;
+use support::{aad_from_env, cloud, env, fail_with, require_env, Args};
+use time::format_description::well_known::Rfc3339;
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse(&[], &["device-code"]);
+    let aad = if args.has("device-code") {
+        let tenant = require_env("AZURE_TENANT_ID", "the tenant to sign in to");
+        let client = require_env("AZURE_CLIENT_ID", "a public client app registration");
+        let credential = DeviceCodeCredential::new(tenant, client, |prompt| eprintln!("{}", prompt.message))
+            .unwrap_or_else(|e| fail_with(e));
+        let mut builder = AadClient::builder(credential).cloud(cloud());
+        if let Some(host) = env("AZURE_AUTHORITY_HOST") {
+            builder = builder.authority_host(host);
+        }
+        builder.build().unwrap_or_else(|e| fail_with(e))
+    } else {
+        aad_from_env()
+    };
+    let token = aad.token().await.unwrap_or_else(|e| fail_with(e));
+    let output = json!({
+        "tokenType": "Bearer",
+        "expiresOn": token.expires_on().format(&Rfc3339).expect("a valid time formats"),
+        "accessToken": token.secret().expose_secret(),
+    });
+    println!("{output}");
+}

@@ -1,0 +1,180 @@
+//! Prints an embed config (`type, id, embedUrl, accessToken, tokenType, tokenId, expiration`)
+//! for a report, a dashboard or tile, Q&A, or several reports at once.
+//!
+//! ```text
+//! cargo run --example embed_token -- --workspace W --report R
+//!     [--access-level view|edit|create] [--dataset D] [--allow-save-as]
+//!     [--username U --role R1 --role R2 --identity-dataset D] [--custom-data X]
+//!     [--lifetime-minutes N] [--profile P]
+//! cargo run --example embed_token -- --workspace W --dashboard D [--tile T]
+//! cargo run --example embed_token -- --workspace W --qna-dataset D
+//! cargo run --example embed_token -- --workspace W --report R1 --report R2 --dataset D1 --dataset D2 [--target-workspace W2]
+//! ```
+//!
+//! `--dataset` is the dataset a Create token builds on; with several `--report`s or a
+//! `--target-workspace` the datasets join a multi-resource (V2) token, and the output is a JSON
+//! array with one config per report. Credentials come from the `AZURE_*` variables;
+//! `POWERBI_API_URL` overrides the API base (e.g. a loopback fake).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use powerbi_embed::{
+    AccessLevel, EffectiveIdentity, EmbedConfig, Error, GenerateTokenRequest, GenerateTokenRequestBuilder,
+    GenerateTokenRequestV2, PowerBiClient,
+};
+use support::{aad_from_env, fail, fail_with, powerbi_client, Args};
+
+const FLAGS: &[&str] = &[
+    "workspace",
+    "report",
+    "access-level",
+    "dataset",
+    "username",
+    "role",
+    "identity-dataset",
+    "custom-data",
+    "lifetime-minutes",
+    "profile",
+    "dashboard",
+    "tile",
+    "qna-dataset",
+    "target-workspace",
+];
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse(FLAGS, &["allow-save-as"]);
+    let workspace =
+        args.one("workspace").unwrap_or_else(|| fail("--workspace is required (the workspace id)")).to_owned();
+    let access = access_level(args.one("access-level"));
+    let client = powerbi_client(aad_from_env(), args.one("profile"));
+    let reports = args.all("report");
+    let multi_resource =
+        reports.len() > 1 || args.one("target-workspace").is_some() || !args.all("target-workspace").is_empty();
+
+    let output = if multi_resource {
+        let configs = multi_resource_configs(&client, &args, &workspace).await.unwrap_or_else(|e| fail_with(e));
+        serde_json::to_string_pretty(&configs)
+    } else {
+        let config = single_config(&client, &args, &workspace, access, reports.first().copied())
+            .await
+            .unwrap_or_else(|e| fail_with(e));
+        serde_json::to_string_pretty(&config)
+    };
+    println!("{}", output.expect("embed configs serialize"));
+}
+
+fn access_level(value: Option<&str>) -> AccessLevel {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("view") => AccessLevel::View,
+        Some("edit") => AccessLevel::Edit,
+        Some("create") => AccessLevel::Create,
+        Some(other) => fail(format_args!("--access-level must be view, edit or create, not {other:?}")),
+    }
+}
+
+async fn single_config(
+    client: &PowerBiClient,
+    args: &Args,
+    workspace: &str,
+    access: AccessLevel,
+    report: Option<&str>,
+) -> Result<EmbedConfig, Error> {
+    if let Some(dashboard) = args.one("dashboard") {
+        return match args.one("tile") {
+            Some(tile) => {
+                let request = common_options(GenerateTokenRequest::tile(), args).build()?;
+                client.tile_embed_config(workspace, dashboard, tile, &request).await
+            }
+            None => {
+                let request = common_options(GenerateTokenRequest::dashboard(), args).build()?;
+                client.dashboard_embed_config(workspace, dashboard, &request).await
+            }
+        };
+    }
+    if let Some(dataset) = args.one("qna-dataset") {
+        let request = common_options(GenerateTokenRequest::dataset(), args).build()?;
+        return client.qna_embed_config(workspace, dataset, &request).await;
+    }
+    if access == AccessLevel::Create {
+        let dataset = args
+            .one("dataset")
+            .unwrap_or_else(|| fail("--access-level create needs --dataset (the dataset the new report builds on)"));
+        let request = common_options(GenerateTokenRequest::report_creation(dataset), args).build()?;
+        return client.report_creation_embed_config(workspace, &request).await;
+    }
+    let report = report.unwrap_or_else(|| fail("one of --report, --dashboard or --qna-dataset is required"));
+    let builder = if access == AccessLevel::Edit {
+        GenerateTokenRequest::report_edit()
+    } else {
+        GenerateTokenRequest::report_view()
+    };
+    let builder = if args.has("allow-save-as") { builder.allow_save_as(true) } else { builder };
+    let request = common_options(builder, args).build()?;
+    client.report_embed_config(workspace, report, &request).await
+}
+
+/// One V2 token for every `--report` and `--dataset`, then one config per report.
+async fn multi_resource_configs(
+    client: &PowerBiClient,
+    args: &Args,
+    workspace: &str,
+) -> Result<Vec<EmbedConfig>, Error> {
+    let mut builder = GenerateTokenRequestV2::builder();
+    for report in args.all("report") {
+        builder = builder.report(report);
+    }
+    for dataset in args.all("dataset") {
+        builder = builder.dataset(dataset);
+    }
+    for target in args.all("target-workspace") {
+        builder = builder.target_workspace(target);
+    }
+    if let Some(identity) = identity(args) {
+        builder = builder.identity(identity);
+    }
+    if let Some(minutes) = lifetime(args) {
+        builder = builder.lifetime_minutes(minutes);
+    }
+    let token = client.embed_token(&builder.build()?).await?;
+    let mut configs = Vec::new();
+    for report_id in args.all("report") {
+        let report = client.report(workspace, report_id).await?;
+        configs.push(EmbedConfig::report(report.id, report.embed_url, token.clone()));
+    }
+    Ok(configs)
+}
+
+fn common_options(mut builder: GenerateTokenRequestBuilder, args: &Args) -> GenerateTokenRequestBuilder {
+    if let Some(identity) = identity(args) {
+        builder = builder.identity(identity);
+    }
+    if let Some(minutes) = lifetime(args) {
+        builder = builder.lifetime_minutes(minutes);
+    }
+    builder
+}
+
+fn identity(args: &Args) -> Option<EffectiveIdentity> {
+    let username = args.one("username");
+    let has_identity_options =
+        !args.all("role").is_empty() || !args.all("identity-dataset").is_empty() || args.one("custom-data").is_some();
+    let Some(username) = username else {
+        if has_identity_options {
+            fail("--role, --identity-dataset and --custom-data need --username (the RLS identity)");
+        }
+        return None;
+    };
+    let mut identity = EffectiveIdentity::new(username).roles(args.all("role")).datasets(args.all("identity-dataset"));
+    if let Some(custom_data) = args.one("custom-data") {
+        identity = identity.custom_data(custom_data);
+    }
+    Some(identity)
+}
+
+fn lifetime(args: &Args) -> Option<i64> {
+    args.one("lifetime-minutes").map(|m| {
+        m.parse().unwrap_or_else(|_| fail(format_args!("--lifetime-minutes must be a whole number, not {m:?}")))
+    })
+}

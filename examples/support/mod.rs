@@ -1,0 +1,107 @@
+//! What the example binaries share: settings from the environment, argument parsing, and the
+//! one-line error exit. Included with `#[path]`, so it is not an example of its own.
+#![allow(dead_code)]
+
+use std::fmt::Display;
+use std::process::exit;
+
+use powerbi_embed::{AadClient, Cloud, EnvironmentCredential, PowerBiClient};
+
+/// Prints one actionable line to stderr and exits non-zero (no panic, no backtrace).
+pub fn fail(message: impl Display) -> ! {
+    eprintln!("error: {message}");
+    exit(1)
+}
+
+/// Prints a service error with its hint and ids, then exits.
+pub fn fail_with(error: powerbi_embed::Error) -> ! {
+    match error.hint() {
+        Some(hint) if !error.to_string().contains(hint) => fail(format_args!("{error} (hint: {hint})")),
+        _ => fail(error),
+    }
+}
+
+/// A setting from the environment, or None when unset or empty.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A required setting, or exit naming it.
+pub fn require_env(name: &str, why: &str) -> String {
+    env(name).unwrap_or_else(|| fail(format_args!("{name} is not set ({why})")))
+}
+
+/// The cloud from `POWERBI_CLOUD` (default public).
+pub fn cloud() -> Cloud {
+    match env("POWERBI_CLOUD") {
+        Some(name) => Cloud::from_name(&name).unwrap_or_else(|e| fail(e)),
+        None => Cloud::Public,
+    }
+}
+
+/// An `AadClient` from the `AZURE_*` variables, as `EnvironmentCredential` reads them.
+pub fn aad_from_env() -> AadClient {
+    let credential = EnvironmentCredential::from_env().unwrap_or_else(|e| fail(e));
+    let mut builder = AadClient::builder(credential).cloud(cloud());
+    if let Some(host) = env("AZURE_AUTHORITY_HOST") {
+        builder = builder.authority_host(host);
+    }
+    builder.build().unwrap_or_else(|e| fail(e))
+}
+
+/// A `PowerBiClient` honouring `POWERBI_API_URL` and an optional profile id.
+pub fn powerbi_client(aad: AadClient, profile: Option<&str>) -> PowerBiClient {
+    let mut builder = PowerBiClient::builder(aad);
+    if let Some(api) = env("POWERBI_API_URL") {
+        builder = builder.api_base(api);
+    }
+    if let Some(profile) = profile {
+        builder = builder.profile_id(profile);
+    }
+    builder.build().unwrap_or_else(|e| fail(e))
+}
+
+/// A minimal `--flag value` / `--switch` parser: enough for the examples, no dependency.
+#[derive(Debug, Default)]
+pub struct Args {
+    pairs: Vec<(String, Option<String>)>,
+}
+
+impl Args {
+    /// Parses `std::env::args`, where `switches` take no value and every other `--flag` does.
+    pub fn parse(known_flags: &[&str], switches: &[&str]) -> Self {
+        let mut pairs = Vec::new();
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let Some(name) = arg.strip_prefix("--") else { fail(format_args!("unexpected argument {arg:?}")) };
+            if switches.contains(&name) {
+                pairs.push((name.to_owned(), None));
+            } else if known_flags.contains(&name) {
+                let value = args.next().unwrap_or_else(|| fail(format_args!("--{name} needs a value")));
+                pairs.push((name.to_owned(), Some(value)));
+            } else {
+                fail(format_args!("unknown option --{name}"));
+            }
+        }
+        Self { pairs }
+    }
+
+    /// Every value of a repeatable flag.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs.iter().filter(|(n, _)| n == name).filter_map(|(_, v)| v.as_deref()).collect()
+    }
+
+    /// The value of a flag given at most once.
+    pub fn one(&self, name: &str) -> Option<&str> {
+        match self.all(name).as_slice() {
+            [] => None,
+            [one] => Some(one),
+            _ => fail(format_args!("--{name} may be given only once")),
+        }
+    }
+
+    /// Whether a switch was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(n, v)| n == name && v.is_none())
+    }
+}

@@ -1,0 +1,237 @@
+//! The example binaries' command-line contract, run as real processes against the built-in
+//! fake: JSON on stdout, one actionable line on stderr and a non-zero exit on failure, never a
+//! panic or a secret.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use powerbi_embed::testing::FakeServices;
+use serde_json::Value;
+
+/// `target/<profile>/examples/<name>`, next to this test's own `deps/` folder.
+fn example(name: &str) -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let dir: PathBuf = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: cargo test builds the examples", path.display());
+    let mut command = Command::new(path);
+    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+async fn run(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+}
+
+fn fake_env(command: &mut Command, fake: &FakeServices) {
+    command
+        .env("AZURE_TENANT_ID", fake.tenant_id())
+        .env("AZURE_CLIENT_ID", fake.client_id())
+        .env("AZURE_CLIENT_SECRET", fake.client_secret())
+        .env("AZURE_AUTHORITY_HOST", fake.authority_host())
+        .env("POWERBI_API_URL", fake.api_base());
+}
+
+fn stdout_json(output: &Output) -> Value {
+    assert!(output.status.success(), "exit {:?}, stderr: {}", output.status, String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// A failure: non-zero, exactly one line on stderr, no panic, nothing on stdout.
+fn one_line_failure(output: &Output) -> String {
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert!(output.stdout.is_empty());
+    stderr
+}
+
+fn assert_embed_config(config: &Value, kind: &str) {
+    assert_eq!(config["type"], kind);
+    assert_eq!(config["tokenType"], 1);
+    assert!(config["accessToken"].as_str().unwrap().starts_with("fake-embed-"));
+    assert!(config["embedUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert_eq!(config["tokenId"].as_str().unwrap().len(), 36);
+    time::OffsetDateTime::parse(config["expiration"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quickstart_runs_on_the_built_in_fake_without_azure_settings() {
+    let output = run(example("quickstart")).await;
+    let config = stdout_json(&output);
+    assert_embed_config(&config, "report");
+    assert_eq!(config["id"], "5b218778-e7a5-4d73-8187-f10824047715");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("built-in fake") && stderr.contains("AZURE_TENANT_ID"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quickstart_with_azure_settings_needs_the_workspace() {
+    let fake = FakeServices::start().await;
+    let mut command = example("quickstart");
+    fake_env(&mut command, &fake);
+    let stderr = one_line_failure(&run(command).await);
+    assert!(stderr.contains("POWERBI_WORKSPACE_ID"), "{stderr}");
+
+    let mut command = example("quickstart");
+    fake_env(&mut command, &fake);
+    command.env("POWERBI_WORKSPACE_ID", fake.workspace_id()).env("POWERBI_REPORT_ID", fake.report_id());
+    assert_embed_config(&stdout_json(&run(command).await), "report");
+    assert_eq!(fake.generate_token_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_token_prints_the_token_json() {
+    let fake = FakeServices::start().await;
+    let mut command = example("access_token");
+    fake_env(&mut command, &fake);
+    let json = stdout_json(&run(command).await);
+    assert_eq!(json["tokenType"], "Bearer");
+    assert!(json["accessToken"].as_str().unwrap().starts_with("fake-entra-"));
+    time::OffsetDateTime::parse(json["expiresOn"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert_eq!(json.as_object().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_token_names_what_is_missing_or_wrong() {
+    let fake = FakeServices::start().await;
+    let mut command = example("access_token");
+    command.env("AZURE_TENANT_ID", fake.tenant_id());
+    let stderr = one_line_failure(&run(command).await);
+    assert!(stderr.contains("AZURE_CLIENT_ID"), "{stderr}");
+
+    let mut command = example("access_token");
+    fake_env(&mut command, &fake);
+    command.env("AZURE_CLIENT_SECRET", "wrong-secret-value");
+    let stderr = one_line_failure(&run(command).await);
+    assert!(stderr.contains("AADSTS7000215") && stderr.contains("trace_id"), "{stderr}");
+    assert!(!stderr.contains("wrong-secret-value"));
+
+    let mut command = example("access_token");
+    fake_env(&mut command, &fake);
+    command.env("AZURE_AUTHORITY_HOST", "http://login.example.com");
+    let stderr = one_line_failure(&run(command).await);
+    assert!(stderr.contains("authority") || stderr.contains("AZURE_AUTHORITY_HOST"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_token_covers_every_item_kind() {
+    let fake = FakeServices::start().await;
+    let (ws, report, dataset, dashboard, tile) =
+        (fake.workspace_id(), fake.report_id(), fake.dataset_id(), fake.dashboard_id(), fake.tile_id());
+    let create_body = format!(r#"{{"accessLevel":"Create","datasetId":"{dataset}"}}"#);
+    let identity_body = format!(
+        r#"{{"accessLevel":"View","identities":[{{"username":"u@contoso.com","roles":["R1","R2"],"datasets":["{dataset}"],"customData":"x"}}]}}"#
+    );
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (vec!["--report", report], "report", r#"{"accessLevel":"View"}"#),
+        (
+            vec!["--report", report, "--access-level", "edit", "--allow-save-as", "--lifetime-minutes", "20"],
+            "report",
+            r#"{"accessLevel":"Edit","allowSaveAs":true,"lifetimeInMinutes":20}"#,
+        ),
+        (vec!["--access-level", "create", "--dataset", dataset], "report", &create_body),
+        (
+            vec![
+                "--report",
+                report,
+                "--username",
+                "u@contoso.com",
+                "--role",
+                "R1",
+                "--role",
+                "R2",
+                "--identity-dataset",
+                dataset,
+                "--custom-data",
+                "x",
+            ],
+            "report",
+            &identity_body,
+        ),
+        (vec!["--dashboard", dashboard], "dashboard", r#"{"accessLevel":"View"}"#),
+        (vec!["--dashboard", dashboard, "--tile", tile], "tile", r#"{"accessLevel":"View"}"#),
+        (vec!["--qna-dataset", dataset], "qna", r#"{"accessLevel":"View"}"#),
+    ];
+    for (args, kind, body) in cases {
+        let before = fake.generate_token_count();
+        let mut command = example("embed_token");
+        fake_env(&mut command, &fake);
+        command.args(["--workspace", ws]).args(&args).arg("--profile").arg("a7c2b6e1-4c9d-4e53-9f3a-0d1e2f3a4b5c");
+        let config = stdout_json(&run(command).await);
+        assert_embed_config(&config, kind);
+        assert_eq!(fake.generate_token_count(), before + 1, "{args:?}");
+        let sent = fake.requests().into_iter().rfind(|r| r.path.ends_with("/GenerateToken")).unwrap();
+        assert_eq!(sent.body, body, "{args:?}");
+        assert_eq!(sent.header("x-powerbi-profile-id"), Some("a7c2b6e1-4c9d-4e53-9f3a-0d1e2f3a4b5c"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_token_multi_resource_prints_one_config_per_report() {
+    let fake = FakeServices::start().await;
+    let mut command = example("embed_token");
+    fake_env(&mut command, &fake);
+    command.args([
+        "--workspace",
+        fake.workspace_id(),
+        "--report",
+        fake.report_id(),
+        "--dataset",
+        fake.dataset_id(),
+        "--target-workspace",
+        fake.workspace_id(),
+    ]);
+    let configs = stdout_json(&run(command).await);
+    let configs = configs.as_array().unwrap();
+    assert_eq!(configs.len(), 1);
+    assert_embed_config(&configs[0], "report");
+    let sent = fake.requests().into_iter().find(|r| r.path == "/v1.0/myorg/GenerateToken").unwrap();
+    let body: Value = serde_json::from_str(&sent.body).unwrap();
+    assert_eq!(body["reports"][0]["id"], fake.report_id());
+    assert_eq!(body["datasets"][0]["id"], fake.dataset_id());
+    assert_eq!(body["targetWorkspaces"][0]["id"], fake.workspace_id());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_token_rejects_bad_arguments_and_reports_service_errors() {
+    let fake = FakeServices::start().await;
+    let bad: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--report", fake.report_id()], "--workspace"),
+        (
+            vec!["--workspace", fake.workspace_id(), "--report", fake.report_id(), "--access-level", "admin"],
+            "--access-level",
+        ),
+        (vec!["--workspace", fake.workspace_id(), "--report", "not-a-guid"], "report_id"),
+        (
+            vec!["--workspace", fake.workspace_id(), "--report", fake.report_id(), "--lifetime-minutes", "0"],
+            "lifetimeInMinutes",
+        ),
+        (vec!["--workspace", fake.workspace_id(), "--report", fake.report_id(), "--role", "R"], "--username"),
+        (
+            vec!["--workspace", fake.workspace_id(), "--report", fake.report_id(), "--username", "two words"],
+            "identities[0].username",
+        ),
+        (vec!["--workspace", fake.workspace_id(), "--access-level", "create"], "--dataset"),
+        (vec!["--workspace", fake.workspace_id(), "--bogus"], "--bogus"),
+        (vec!["--workspace", fake.workspace_id()], "--report"),
+    ];
+    for (args, expected) in bad {
+        let mut command = example("embed_token");
+        fake_env(&mut command, &fake);
+        command.args(&args);
+        let stderr = one_line_failure(&run(command).await);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    assert_eq!(fake.generate_token_count(), 0, "bad arguments never reach the service");
+
+    let mut command = example("embed_token");
+    fake_env(&mut command, &fake);
+    command.args(["--workspace", fake.workspace_id(), "--report", "00000000-0000-4000-8000-000000000404"]);
+    let stderr = one_line_failure(&run(command).await);
+    assert!(stderr.contains("PowerBIEntityNotFound") && stderr.contains("RequestId"), "{stderr}");
+}
