@@ -25,7 +25,7 @@ pub use auth::{
 };
 pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
 pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
-pub use cache::{Expiring, RefreshPolicy};
+pub use cache::{Expiring, MemoryStore, RefreshPolicy, SharedCache, StoreError, TokenStore};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};
 pub use error::{EntraError, Error, PowerBiError, Result, TransportError, TransportErrorKind, UnexpectedResponse};

@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::auth::credential::{EntraEndpoint, TokenCredential, TokenRequestContext};
 use crate::auth::token::AccessToken;
-use crate::cache::{Need, RefreshPolicy, Slot, TokenCache};
+use crate::cache::{Need, RefreshPolicy, SharedCache, Slot, TokenCache};
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
 use crate::error::Result;
@@ -160,6 +160,11 @@ impl AadClient {
         &self.inner.identity
     }
 
+    /// Who signs in where: the part of every cache namespace that separates principals.
+    pub(crate) fn cache_namespace(&self) -> String {
+        format!("{}|{}", self.inner.authority_host, self.inner.identity)
+    }
+
     pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.http.clock
     }
@@ -181,6 +186,7 @@ pub struct AadClientBuilder {
     retry: RetryPolicy,
     refresh: RefreshPolicy,
     clock: Arc<dyn Clock>,
+    shared: Option<SharedCache>,
 }
 
 impl AadClientBuilder {
@@ -195,7 +201,16 @@ impl AadClientBuilder {
             retry: RetryPolicy::default(),
             refresh: RefreshPolicy::default(),
             clock: Arc::new(SystemClock),
+            shared: None,
         }
+    }
+
+    /// Shares tokens with other replicas through `shared`: on a local miss the shared store is
+    /// read first, and only one replica requests a token from Entra while the others wait for
+    /// it. The local cache stays in front, so a local hit never leaves the process.
+    pub fn shared_cache(mut self, shared: SharedCache) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// The cloud (default [`Cloud::Public`]): sets the authority host and the Power BI scope.
@@ -273,6 +288,10 @@ impl AadClientBuilder {
         };
         let http = HttpPipeline { client, retry: self.retry, clock: self.clock.clone() };
         let cache = TokenCache::new(self.clock, self.refresh);
+        let cache = match self.shared {
+            Some(shared) => cache.with_shared(shared, "entra".to_owned()),
+            None => cache,
+        };
         let identity = self.credential.cache_identity();
         let default_key = format!("{}|{}|{}", authority_host, identity, default_scopes.join(" "));
         let default_slot = cache.slot(&default_key);

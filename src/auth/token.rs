@@ -69,3 +69,35 @@ impl Expiring for AccessToken {
         self.refresh_on
     }
 }
+
+/// The shared-store form: `{"t": token, "e": expiry, "r": refresh hint, "f": fetched}`, times in
+/// Unix seconds. Sealed by the shared tier before it leaves the process.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredAccessToken<'a> {
+    t: std::borrow::Cow<'a, str>,
+    e: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    r: Option<i64>,
+    f: i64,
+}
+
+impl crate::cache::Storable for AccessToken {
+    fn to_bytes(&self, fetched_at: OffsetDateTime) -> Vec<u8> {
+        let stored = StoredAccessToken {
+            t: self.token.expose_secret().into(),
+            e: self.expires_on.unix_timestamp(),
+            r: self.refresh_on.map(OffsetDateTime::unix_timestamp),
+            f: fetched_at.unix_timestamp(),
+        };
+        serde_json::to_vec(&stored).unwrap_or_default()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<(Self, OffsetDateTime)> {
+        let stored: StoredAccessToken<'_> = serde_json::from_slice(bytes).ok()?;
+        let mut token = AccessToken::new(stored.t.into_owned(), OffsetDateTime::from_unix_timestamp(stored.e).ok()?);
+        if let Some(r) = stored.r {
+            token = token.with_refresh_on(OffsetDateTime::from_unix_timestamp(r).ok()?);
+        }
+        Some((token, OffsetDateTime::from_unix_timestamp(stored.f).ok()?))
+    }
+}

@@ -6,7 +6,11 @@
 //! so a slow fetch for one key never delays another.
 
 mod policy;
+mod seal;
+mod shared;
+mod store;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
@@ -17,6 +21,21 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 pub use policy::RefreshPolicy;
+pub use shared::SharedCache;
+use shared::SharedTier;
+pub(crate) use shared::Storable;
+pub use store::{MemoryStore, StoreError, TokenStore};
+
+/// A cache key with a stable text form, from which the shared tier derives entry names.
+pub(crate) trait CacheKey: Hash + Eq + Clone {
+    fn key_text(&self) -> Cow<'_, str>;
+}
+
+impl CacheKey for String {
+    fn key_text(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
 
 /// A value that expires: what the cache can hold.
 pub trait Expiring: Clone + Send + Sync + 'static {
@@ -70,11 +89,20 @@ pub(crate) struct TokenCache<K, V> {
     slots: Mutex<HashMap<K, Arc<Slot<V>>>>,
     clock: Arc<dyn Clock>,
     policy: RefreshPolicy,
+    /// Behind the local slots, when replicas share a store.
+    shared: Option<SharedTier>,
 }
 
-impl<K: Hash + Eq + Clone, V: Expiring> TokenCache<K, V> {
+impl<K: CacheKey, V: Storable> TokenCache<K, V> {
     pub fn new(clock: Arc<dyn Clock>, policy: RefreshPolicy) -> Self {
-        Self { slots: Mutex::new(HashMap::new()), clock, policy }
+        Self { slots: Mutex::new(HashMap::new()), clock, policy, shared: None }
+    }
+
+    /// Puts a shared store behind this cache; `namespace` keeps this cache's entries apart from
+    /// other caches' (it names the cloud, app and identity the values belong to).
+    pub fn with_shared(mut self, shared: SharedCache, namespace: String) -> Self {
+        self.shared = Some(SharedTier::new(shared, namespace, self.policy, self.clock.clone()));
+        self
     }
 
     /// The slot for `key`, created on first use. Holding the returned `Arc` lets a hot caller
@@ -90,7 +118,8 @@ impl<K: Hash + Eq + Clone, V: Expiring> TokenCache<K, V> {
             let now = self.clock.now();
             slots.retain(|_, slot| Arc::strong_count(slot) > 1 || slot.is_live(now));
         }
-        slots.entry(key.clone()).or_insert_with(|| Arc::new(Slot::default())).clone()
+        let shared_name = self.shared.as_ref().map(|tier| tier.entry_name(&key.key_text()));
+        slots.entry(key.clone()).or_insert_with(|| Arc::new(Slot::new(shared_name))).clone()
     }
 
     /// The cached value for `key` if it meets `need`, otherwise the result of `fetch`.
@@ -148,8 +177,15 @@ impl<K: Hash + Eq + Clone, V: Expiring> TokenCache<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V>>,
     {
-        let fetched_at = self.clock.now();
-        let outcome = fetch().await;
+        let outcome = match (&self.shared, &slot.shared_name) {
+            (Some(tier), Some(name)) => tier.get_or_fetch(name, fetch).await,
+            _ => {
+                let fetched_at = self.clock.now();
+                fetch().await.map(|value| (value, fetched_at))
+            }
+        };
+        let fetched_at = outcome.as_ref().map_or_else(|_| self.clock.now(), |(_, at)| *at);
+        let outcome = outcome.map(|(value, _)| value);
         let mut state = slot.write();
         state.generation += 1;
         match &outcome {
@@ -176,13 +212,16 @@ pub(crate) struct Slot<V> {
     state: RwLock<SlotState<V>>,
     /// Held by the one caller fetching for this key; waiters queue on it.
     flight: tokio::sync::Mutex<()>,
+    /// The key's entry name in the shared store, computed once.
+    shared_name: Option<String>,
 }
 
-impl<V> Default for Slot<V> {
-    fn default() -> Self {
+impl<V> Slot<V> {
+    fn new(shared_name: Option<String>) -> Self {
         Self {
             state: RwLock::new(SlotState { entry: None, generation: 0, last_error: None }),
             flight: tokio::sync::Mutex::new(()),
+            shared_name,
         }
     }
 }

@@ -10,7 +10,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::auth::{AadClient, AccessToken};
-use crate::cache::{Need, RefreshPolicy, TokenCache};
+use crate::cache::{Need, RefreshPolicy, SharedCache, TokenCache};
 use crate::error::{Error, Result};
 use crate::http::url::parse_base_url;
 use crate::http::{default_http_client, parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy};
@@ -69,6 +69,12 @@ struct EmbedKey {
     body: RequestBody,
 }
 
+impl crate::cache::CacheKey for EmbedKey {
+    fn key_text(&self) -> std::borrow::Cow<'_, str> {
+        format!("{}|{}", self.operation.path(), self.body.json()).into()
+    }
+}
+
 impl fmt::Debug for PowerBiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PowerBiClient")
@@ -98,6 +104,7 @@ impl PowerBiClient {
             http_client: None,
             retry: RetryPolicy::default(),
             embed_cache: None,
+            shared: None,
             default_lifetime: Duration::from_secs(30 * 60),
             generate_idempotent: true,
         }
@@ -504,6 +511,7 @@ pub struct PowerBiClientBuilder {
     http_client: Option<reqwest::Client>,
     retry: RetryPolicy,
     embed_cache: Option<RefreshPolicy>,
+    shared: Option<SharedCache>,
     default_lifetime: Duration,
     generate_idempotent: bool,
 }
@@ -540,6 +548,15 @@ impl PowerBiClientBuilder {
     /// Two different identities, access levels or lifetimes never share a token.
     pub fn embed_token_cache(mut self, policy: RefreshPolicy) -> Self {
         self.embed_cache = Some(policy);
+        self
+    }
+
+    /// Shares cached embed tokens with other replicas through `shared` (turns the embed-token
+    /// cache on with the default policy if it is not on yet). The local cache stays in front:
+    /// a local hit never leaves the process.
+    pub fn shared_cache(mut self, shared: SharedCache) -> Self {
+        self.embed_cache.get_or_insert_with(RefreshPolicy::default);
+        self.shared = Some(shared);
         self
     }
 
@@ -581,7 +598,21 @@ impl PowerBiClientBuilder {
         };
         let clock = self.aad.clock().clone();
         let http = HttpPipeline { client, retry: self.retry, clock: clock.clone() };
-        let embed_cache = self.embed_cache.map(|policy| TokenCache::new(clock, policy));
+        // Everything that changes an embed token beyond the request itself: the API (cloud),
+        // the profile, and who signs in (authority, tenant, client).
+        let namespace = format!(
+            "embed|{}|{}|{}",
+            api_base,
+            profile_id.as_ref().and_then(|p| p.to_str().ok()).unwrap_or("-"),
+            self.aad.cache_namespace()
+        );
+        let embed_cache = self.embed_cache.map(|policy| {
+            let cache = TokenCache::new(clock, policy);
+            match self.shared {
+                Some(shared) => cache.with_shared(shared, namespace),
+                None => cache,
+            }
+        });
         let generate_idempotency =
             if self.generate_idempotent { Idempotency::Idempotent } else { Idempotency::NonIdempotent };
         Ok(PowerBiClient {

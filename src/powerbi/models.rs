@@ -108,6 +108,34 @@ impl Expiring for EmbedToken {
     }
 }
 
+/// The shared-store form: `{"t": token, "i": tokenId, "e": expiration, "f": fetched}`.
+#[derive(serde::Serialize, Deserialize)]
+struct StoredEmbedToken<'a> {
+    t: std::borrow::Cow<'a, str>,
+    i: Guid,
+    e: i64,
+    f: i64,
+}
+
+impl crate::cache::Storable for EmbedToken {
+    fn to_bytes(&self, fetched_at: OffsetDateTime) -> Vec<u8> {
+        let stored = StoredEmbedToken {
+            t: self.token.expose_secret().into(),
+            i: self.token_id,
+            e: self.expiration.unix_timestamp(),
+            f: fetched_at.unix_timestamp(),
+        };
+        serde_json::to_vec(&stored).unwrap_or_default()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<(Self, OffsetDateTime)> {
+        let stored: StoredEmbedToken<'_> = serde_json::from_slice(bytes).ok()?;
+        let expiration = OffsetDateTime::from_unix_timestamp(stored.e).ok()?;
+        let token = EmbedToken { token: Secret::new(stored.t.into_owned()), token_id: stored.i, expiration };
+        Some((token, OffsetDateTime::from_unix_timestamp(stored.f).ok()?))
+    }
+}
+
 /// The kind of a report.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]

@@ -1,0 +1,232 @@
+//! The shared tier: what each process's cache does on a local miss when a [`TokenStore`] is
+//! configured. Read the store; on a miss, take the lease and fetch, or wait a bounded time for
+//! the replica holding it; write the sealed value with a TTL that ends at its refresh point.
+//! Every store call is bounded by a timeout and every store failure is a miss.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::cache::seal::Sealing;
+use crate::cache::store::TokenStore;
+use crate::cache::{Expiring, RefreshPolicy};
+use crate::clock::Clock;
+use crate::ids::Guid;
+
+/// A value the shared tier can hold: it knows how to write itself as bytes and back.
+pub(crate) trait Storable: Expiring + Sized {
+    fn to_bytes(&self, fetched_at: OffsetDateTime) -> Vec<u8>;
+    fn from_bytes(bytes: &[u8]) -> Option<(Self, OffsetDateTime)>;
+}
+
+/// A shared token store for both caches, with its sealing and timing settings.
+///
+/// ```
+/// use std::sync::Arc;
+/// use powerbi_embed::{MemoryStore, SharedCache};
+/// let key = [42u8; 32]; // in production: 32 random bytes from your secret store
+/// let shared = SharedCache::new(Arc::new(MemoryStore::new()), key).prefix("myapp:");
+/// # let _ = shared;
+/// ```
+#[derive(Clone)]
+pub struct SharedCache {
+    pub(crate) store: Arc<dyn TokenStore>,
+    pub(crate) sealing: Sealing,
+    pub(crate) prefix: String,
+    pub(crate) op_timeout: Duration,
+    pub(crate) lease_ttl: Duration,
+    pub(crate) wait_for_peer: Duration,
+    pub(crate) poll_interval: Duration,
+}
+
+impl fmt::Debug for SharedCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedCache")
+            .field("store", &self.store)
+            .field("sealing", &self.sealing)
+            .field("prefix", &self.prefix)
+            .field("op_timeout", &self.op_timeout)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("wait_for_peer", &self.wait_for_peer)
+            .finish()
+    }
+}
+
+impl SharedCache {
+    /// Values sealed with AES-256-GCM under `key` (keep it in your secret store; every replica
+    /// needs the same key).
+    pub fn new(store: Arc<dyn TokenStore>, key: [u8; 32]) -> Self {
+        Self::with_sealing(store, Sealing::aes_256_gcm(&key))
+    }
+
+    /// Values stored **in plaintext**: tokens readable by anyone who can read the store. Only
+    /// for stores that are themselves protected and audited; prefer [`new`](Self::new).
+    pub fn plaintext(store: Arc<dyn TokenStore>) -> Self {
+        Self::with_sealing(store, Sealing::Plaintext)
+    }
+
+    fn with_sealing(store: Arc<dyn TokenStore>, sealing: Sealing) -> Self {
+        Self {
+            store,
+            sealing,
+            prefix: "powerbi-embed:".to_owned(),
+            op_timeout: Duration::from_millis(250),
+            lease_ttl: Duration::from_secs(10),
+            wait_for_peer: Duration::from_secs(5),
+            poll_interval: Duration::from_millis(25),
+        }
+    }
+
+    /// The prefix of every entry name (default `powerbi-embed:`), to share a store between apps.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The bound on each store call (default 250 ms); a slower answer counts as a miss.
+    pub fn op_timeout(mut self, timeout: Duration) -> Self {
+        self.op_timeout = timeout;
+        self
+    }
+
+    /// How long a lease lasts if its holder never releases it (default 10 s), e.g. it crashed.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// How long a replica waits for the one holding the lease before fetching itself
+    /// (default 5 s), and how often it looks (default every 25 ms).
+    pub fn wait_for_peer(mut self, wait: Duration, poll_interval: Duration) -> Self {
+        self.wait_for_peer = wait;
+        self.poll_interval = poll_interval.max(Duration::from_millis(1));
+        self
+    }
+}
+
+/// The shared tier of one cache: the store settings and the namespace of its keys.
+#[derive(Debug)]
+pub(crate) struct SharedTier {
+    config: SharedCache,
+    namespace: String,
+    policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
+    /// Whether the last store call worked, so an outage logs one warning, not one per call.
+    healthy: AtomicBool,
+}
+
+impl SharedTier {
+    pub fn new(config: SharedCache, namespace: String, policy: RefreshPolicy, clock: Arc<dyn Clock>) -> Self {
+        Self { config, namespace, policy, clock, healthy: AtomicBool::new(true) }
+    }
+
+    /// The entry name for a cache key: the prefix and a SHA-256 of namespace and key, in a
+    /// `{...}` hash tag, so no identity, role or token appears in the store's keys.
+    pub fn entry_name(&self, key_text: &str) -> String {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(self.namespace.as_bytes());
+        context.update(b"\n");
+        context.update(key_text.as_bytes());
+        let hex: String = context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}{{{hex}}}", self.config.prefix)
+    }
+
+    /// A value from the store, another replica's fetch, or `fetch`, in that order.
+    pub async fn get_or_fetch<V, F, Fut>(&self, name: &str, fetch: F) -> crate::Result<(V, OffsetDateTime)>
+    where
+        V: Storable,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = crate::Result<V>>,
+    {
+        if let Some(found) = self.read::<V>(name).await {
+            return Ok(found);
+        }
+        let holder = Guid::new_random().to_string();
+        let leased = self.call(self.config.store.try_lease(name, &holder, self.config.lease_ttl)).await;
+        if leased == Some(false) {
+            if let Some(found) = self.wait_for_peer::<V>(name).await {
+                return Ok(found);
+            }
+            tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
+        }
+        let fetched_at = self.clock.now();
+        let outcome = fetch().await;
+        if let Ok(value) = &outcome {
+            self.write(name, value, fetched_at).await;
+        }
+        if leased == Some(true) {
+            self.call(self.config.store.release_lease(name, &holder)).await;
+        }
+        outcome.map(|value| (value, fetched_at))
+    }
+
+    /// A stored value that opens, parses and is not yet due for renewal; anything else is a
+    /// miss (a value that fails to open is logged: tampering or a key mismatch).
+    async fn read<V: Storable>(&self, name: &str) -> Option<(V, OffsetDateTime)> {
+        let bytes = self.call(self.config.store.get(name)).await.flatten()?;
+        let Some(plain) = self.config.sealing.open(name, &bytes) else {
+            tracing::warn!(entry = name, "a shared cache entry did not open (tampered, or another key); ignoring it");
+            return None;
+        };
+        let Some((value, fetched_at)) = V::from_bytes(&plain) else {
+            tracing::warn!(entry = name, "a shared cache entry did not parse; ignoring it");
+            return None;
+        };
+        let refresh_at = self.policy.refresh_at(fetched_at, value.expires_on(), value.refresh_hint());
+        (self.clock.now() < refresh_at).then_some((value, fetched_at))
+    }
+
+    async fn wait_for_peer<V: Storable>(&self, name: &str) -> Option<(V, OffsetDateTime)> {
+        let mut waited = Duration::ZERO;
+        while waited < self.config.wait_for_peer {
+            self.clock.sleep(self.config.poll_interval).await;
+            waited += self.config.poll_interval;
+            if let Some(found) = self.read::<V>(name).await {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    async fn write<V: Storable>(&self, name: &str, value: &V, fetched_at: OffsetDateTime) {
+        let refresh_at = self.policy.refresh_at(fetched_at, value.expires_on(), value.refresh_hint());
+        let ttl = (refresh_at - self.clock.now()).max(time::Duration::ZERO);
+        let Ok(ttl) = Duration::try_from(ttl) else { return };
+        if ttl.is_zero() {
+            return;
+        }
+        let Some(sealed) = self.config.sealing.seal(name, &value.to_bytes(fetched_at)) else { return };
+        self.call(self.config.store.put(name, &sealed, ttl)).await;
+    }
+
+    /// Runs one store call under the timeout; `None` (logged) on failure or timeout.
+    async fn call<T>(&self, call: impl std::future::Future<Output = Result<T, super::store::StoreError>>) -> Option<T> {
+        match tokio::time::timeout(self.config.op_timeout, call).await {
+            Ok(Ok(value)) => {
+                if !self.healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!("shared token store is answering again");
+                }
+                Some(value)
+            }
+            Ok(Err(error)) => {
+                self.note_failure(&error.to_string());
+                None
+            }
+            Err(_) => {
+                self.note_failure("timed out");
+                None
+            }
+        }
+    }
+
+    fn note_failure(&self, what: &str) {
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            tracing::warn!(error = what, "shared token store unavailable; using the local cache and fetching directly");
+        } else {
+            tracing::debug!(error = what, "shared token store still unavailable");
+        }
+    }
+}
