@@ -117,7 +117,14 @@ impl AadClient {
     /// # Errors
     /// As [`token`](Self::token).
     pub async fn token_valid_for(&self, min_remaining: Duration) -> Result<AccessToken> {
-        let until = self.inner.http.clock.now() + min_remaining;
+        // Saturating: an embed lifetime of up to u32::MAX minutes (8,000 years) is a valid
+        // request, and `now + it` is past the last representable date. No token lives that
+        // long, so the need is then simply never met by a cached token.
+        let now = self.inner.http.clock.now();
+        let until = time::Duration::try_from(min_remaining)
+            .ok()
+            .and_then(|remaining| now.checked_add(remaining))
+            .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc());
         self.token_with(Need::ValidUntil(until)).await
     }
 

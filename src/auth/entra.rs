@@ -128,7 +128,9 @@ pub(crate) fn parse_token_reply(reply: &Reply, now: OffsetDateTime) -> Result<To
     }
     let expires_on = expiry(reply, now, body.expires_in, body.expires_on)?;
     let mut access_token = AccessToken::new(token, expires_on);
-    if let Some(refresh_in) = body.refresh_in.filter(|s| *s > 0) {
+    // A hint beyond any plausible lifetime is ignored (it could not move renewal earlier than
+    // expiry anyway, and adding it to `now` could overflow the date range).
+    if let Some(refresh_in) = body.refresh_in.filter(|s| *s > 0 && *s <= MAX_LIFETIME_SECS) {
         access_token = access_token.with_refresh_on(now + time::Duration::seconds(refresh_in));
     }
     Ok(TokenGrant { access_token, refresh_token: body.refresh_token.filter(|t| !t.is_empty()).map(Secret::from) })

@@ -152,13 +152,13 @@ impl EffectiveIdentity {
         Ok(())
     }
 
-    /// The wire form, borrowing from `self`.
+    /// The wire form, borrowing from `self`. Call after [`validate`](Self::validate).
     pub(crate) fn wire(&self) -> WireIdentity<'_> {
         WireIdentity {
             username: &self.username,
             roles: &self.roles,
-            datasets: &self.datasets,
-            reports: &self.reports,
+            datasets: canonical_guids(&self.datasets),
+            reports: canonical_guids(&self.reports),
             custom_data: self.custom_data.as_deref(),
             identity_blob: self.identity_blob.as_ref().map(|b| WireBlob { value: b.expose_secret() }),
             auditable_context: self.auditable_context.as_deref(),
@@ -191,6 +191,14 @@ pub(crate) fn check_guid(field: &str, value: &str) -> Result<Guid> {
     })
 }
 
+/// Ids in the form Power BI writes them (lowercase, no braces, no surrounding spaces), as every
+/// other id in a request body is sent: the check accepts `" {CFAFBEB1-...} "`, so sending the
+/// text as typed would put an id Power BI does not recognise in the body (and give the same
+/// request two cache keys). Only called on validated ids, so the fallback is never taken.
+fn canonical_guids(ids: &[String]) -> Vec<String> {
+    ids.iter().map(|id| id.trim().parse::<Guid>().map_or_else(|_| id.clone(), |guid| guid.to_string())).collect()
+}
+
 /// `EffectiveIdentity` as the schema names it; empty lists and unset fields are omitted.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -198,10 +206,10 @@ pub(crate) struct WireIdentity<'a> {
     username: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     roles: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    datasets: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    reports: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    datasets: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reports: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     custom_data: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
