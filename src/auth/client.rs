@@ -119,7 +119,7 @@ impl AadClient {
     pub async fn token_valid_for(&self, min_remaining: Duration) -> Result<AccessToken> {
         // Saturating: an embed lifetime of up to u32::MAX minutes (8,000 years) is a valid
         // request, and `now + it` is past the last representable date. No token lives that
-        // long, so the need is then simply never met by a cached token.
+        // long; the cache caps such a need at what a fresh token has (`Need::satisfied_by`).
         let now = self.inner.http.clock.now();
         let until = time::Duration::try_from(min_remaining)
             .ok()
