@@ -52,7 +52,7 @@ fn assert_embed_config(config: &Value, kind: &str) {
     assert_eq!(config["type"], kind);
     assert_eq!(config["tokenType"], 1);
     assert!(config["accessToken"].as_str().unwrap().starts_with("fake-embed-"));
-    assert!(config["embedUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(config["embedUrl"].as_str().unwrap().starts_with("https://app.powerbi.com/"));
     assert_eq!(config["tokenId"].as_str().unwrap().len(), 36);
     time::OffsetDateTime::parse(config["expiration"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
         .unwrap();

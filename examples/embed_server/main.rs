@@ -12,7 +12,6 @@
 //! `PORT` (default 3000; 0 picks a free one) and, on the fake, `EMBED_TOKEN_LIFETIME_SECS`
 //! (short tokens, to watch the page renew them) are optional.
 
-mod fake;
 mod routes;
 mod settings;
 mod source;

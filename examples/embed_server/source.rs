@@ -5,7 +5,6 @@ use std::time::Duration;
 use powerbi_embed::testing::FakeServices;
 use powerbi_embed::{AadClient, ClientSecretCredential, EmbedConfig, GenerateTokenRequest, PowerBiClient};
 
-use crate::fake;
 use crate::settings::AzureSettings;
 
 /// Which services a source talks to; the page shows a note when it is the fake.
@@ -38,7 +37,11 @@ pub struct EmbedSource {
 impl EmbedSource {
     /// A source on the crate's built-in fake, on loopback.
     pub async fn fake(embed_token_lifetime: Option<Duration>) -> Self {
-        let fake = fake::start(embed_token_lifetime).await;
+        let mut builder = FakeServices::builder();
+        if let Some(lifetime) = embed_token_lifetime {
+            builder = builder.embed_token_lifetime(lifetime);
+        }
+        let fake = builder.start().await;
         Self {
             client: fake.powerbi_client(),
             workspace_id: fake.workspace_id().to_owned(),

@@ -208,7 +208,7 @@ impl FakeServicesBuilder {
             .mount(&entra)
             .await;
         Mock::given(path_regex(r"^/v1\.0/myorg/.*$"))
-            .respond_with(powerbi::PowerBiApi::new(state.clone(), powerbi.uri()))
+            .respond_with(powerbi::PowerBiApi::new(state.clone()))
             .mount(&powerbi)
             .await;
         FakeServices { entra, powerbi, state }

@@ -10,9 +10,12 @@ use wiremock::{Request, Respond, ResponseTemplate};
 use super::state::FakeState;
 use crate::ids::Guid;
 
+/// Where the service's embed and web URLs point. `powerbi-client` embeds only `https` URLs on a
+/// Power BI host, so the fake hands out the same shape the real service does.
+const APP_HOST: &str = "https://app.powerbi.com";
+
 pub(crate) struct PowerBiApi {
     state: Arc<FakeState>,
-    base: String,
 }
 
 /// The route a request takes, from its method and path segments after `/v1.0/myorg/`.
@@ -35,8 +38,8 @@ enum Target<'a> {
 }
 
 impl PowerBiApi {
-    pub fn new(state: Arc<FakeState>, base: String) -> Self {
-        Self { state, base }
+    pub fn new(state: Arc<FakeState>) -> Self {
+        Self { state }
     }
 
     fn answer(&self, request: &Request, request_id: &str) -> ResponseTemplate {
@@ -91,7 +94,7 @@ impl PowerBiApi {
 
     fn item(&self, kind: &str, id: &str) -> Option<Value> {
         let items = &self.state.config.items;
-        let (workspace, base) = (&items.workspace_id, &self.base);
+        let (workspace, base) = (&items.workspace_id, APP_HOST);
         match kind {
             "reports" if same_id(id, &items.report_id) => Some(json!({
                 "id": items.report_id, "name": "Fake sales report", "reportType": "PowerBIReport",
@@ -119,7 +122,7 @@ impl PowerBiApi {
         let items = &self.state.config.items;
         json!({
             "id": items.tile_id, "title": "Fake tile", "reportId": items.report_id, "datasetId": items.dataset_id,
-            "embedUrl": format!("{}/embed?dashboardId={}&tileId={}&groupId={}", self.base, items.dashboard_id, items.tile_id, items.workspace_id),
+            "embedUrl": format!("{APP_HOST}/embed?dashboardId={}&tileId={}&groupId={}", items.dashboard_id, items.tile_id, items.workspace_id),
             "rowSpan": 0, "colSpan": 0
         })
     }
