@@ -128,8 +128,10 @@ pub(crate) fn parse_token_reply(reply: &Reply, now: OffsetDateTime) -> Result<To
     }
     let expires_on = expiry(reply, now, body.expires_in, body.expires_on)?;
     let mut access_token = AccessToken::new(token, expires_on);
-    if let Some(refresh_in) = body.refresh_in.filter(|s| *s > 0) {
-        access_token = access_token.with_refresh_on(now + time::Duration::seconds(refresh_in));
+    // A hint past the end of the calendar is no hint (and `+` would panic on it).
+    let refresh_on = body.refresh_in.filter(|s| *s > 0).and_then(|s| now.checked_add(time::Duration::seconds(s)));
+    if let Some(refresh_on) = refresh_on {
+        access_token = access_token.with_refresh_on(refresh_on);
     }
     Ok(TokenGrant { access_token, refresh_token: body.refresh_token.filter(|t| !t.is_empty()).map(Secret::from) })
 }
@@ -196,5 +198,34 @@ pub(crate) fn number_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D
         Some(NumberOrString::Text(text)) => {
             text.trim().parse().map(Some).map_err(|_| serde::de::Error::custom("expected a number of seconds"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn reply(body: &str) -> Reply {
+        Reply {
+            status: 200,
+            content_type: Some("application/json".into()),
+            request_id: None,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn refresh_in_is_kept_when_sensible_and_ignored_when_out_of_range() {
+        let now = datetime!(2026-11-23 12:00 UTC);
+        let sensible = r#"{"token_type":"Bearer","expires_in":3600,"refresh_in":1800,"access_token":"a"}"#;
+        let grant = parse_token_reply(&reply(sensible), now).unwrap();
+        assert_eq!(grant.access_token.refresh_on(), Some(datetime!(2026-11-23 12:30 UTC)));
+        let absurd =
+            format!(r#"{{"token_type":"Bearer","expires_in":3600,"refresh_in":{},"access_token":"a"}}"#, i64::MAX);
+        let grant = parse_token_reply(&reply(&absurd), now).unwrap();
+        assert_eq!(grant.access_token.refresh_on(), None);
+        assert_eq!(grant.access_token.expires_on(), datetime!(2026-11-23 13:00 UTC));
     }
 }
