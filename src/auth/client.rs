@@ -117,7 +117,10 @@ impl AadClient {
     /// # Errors
     /// As [`token`](Self::token).
     pub async fn token_valid_for(&self, min_remaining: Duration) -> Result<AccessToken> {
-        let until = self.inner.http.clock.now() + min_remaining;
+        // Saturating: a caller may ask for more time than the calendar has (a lifetime of
+        // u32::MAX minutes is a valid request), and `+` would panic on it.
+        let min_remaining = time::Duration::try_from(min_remaining).unwrap_or(time::Duration::MAX);
+        let until = self.inner.http.clock.now().saturating_add(min_remaining);
         self.token_with(Need::ValidUntil(until)).await
     }
 

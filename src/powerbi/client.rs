@@ -415,7 +415,7 @@ impl PowerBiClient {
             // that one lives long enough first.
             let wanted =
                 lifetime_minutes.map_or(self.inner.default_lifetime, |m| Duration::from_secs(u64::from(m) * 60));
-            let entra = self.inner.aad.token_valid_for(wanted + ENTRA_SLACK).await?;
+            let entra = self.inner.aad.token_valid_for(wanted.saturating_add(ENTRA_SLACK)).await?;
             let url = self.url(&operation.path())?;
             let reply = self
                 .inner
