@@ -89,10 +89,13 @@ impl Error {
 
     /// Whether trying the same call again later may succeed: throttling, server errors and
     /// transport failures. Bad input, refused credentials and 4xx answers are not retryable.
+    /// A server error whose body is not the service's error shape (a gateway's HTML page) is
+    /// still a server error.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::PowerBi(e) => is_retryable_status(e.status),
             Error::Entra(e) => is_retryable_status(e.status),
+            Error::UnexpectedResponse(e) => is_retryable_status(e.status),
             Error::Transport(_) => true,
             _ => false,
         }
@@ -411,6 +414,25 @@ mod tests {
         );
         assert_eq!(elide_quoted("no quotes"), "no quotes");
         assert_eq!(elide_quoted("open \"secr"), "open \"…\"");
+    }
+
+    #[test]
+    fn unexpected_responses_are_retryable_only_for_server_statuses() {
+        let unexpected = |status| {
+            Error::UnexpectedResponse(Arc::new(UnexpectedResponse {
+                service: "Entra ID",
+                status,
+                content_type: Some("text/html".into()),
+                request_id: None,
+                reason: "error status without an OAuth error body".into(),
+            }))
+        };
+        for status in [429, 500, 502, 503, 504] {
+            assert!(unexpected(status).is_retryable(), "{status}");
+        }
+        for status in [200, 301, 400, 401, 403, 404] {
+            assert!(!unexpected(status).is_retryable(), "{status}");
+        }
     }
 
     #[test]

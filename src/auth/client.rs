@@ -117,14 +117,11 @@ impl AadClient {
     /// # Errors
     /// As [`token`](Self::token).
     pub async fn token_valid_for(&self, min_remaining: Duration) -> Result<AccessToken> {
-        // Saturating: an embed lifetime of up to u32::MAX minutes (8,000 years) is a valid
-        // request, and `now + it` is past the last representable date. No token lives that
-        // long; the cache caps such a need at what a fresh token has (`Need::satisfied_by`).
-        let now = self.inner.http.clock.now();
-        let until = time::Duration::try_from(min_remaining)
-            .ok()
-            .and_then(|remaining| now.checked_add(remaining))
-            .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc());
+        // Saturating: a caller may ask for more time than the calendar has (a lifetime of
+        // u32::MAX minutes is a valid request), and `+` would panic on it. The cache caps
+        // such a need at what a fresh token has (`Need::satisfied_by`).
+        let min_remaining = time::Duration::try_from(min_remaining).unwrap_or(time::Duration::MAX);
+        let until = self.inner.http.clock.now().saturating_add(min_remaining);
         self.token_with(Need::ValidUntil(until)).await
     }
 

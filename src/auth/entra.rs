@@ -200,3 +200,32 @@ pub(crate) fn number_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn reply(body: &str) -> Reply {
+        Reply {
+            status: 200,
+            content_type: Some("application/json".into()),
+            request_id: None,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn refresh_in_is_kept_when_sensible_and_ignored_when_out_of_range() {
+        let now = datetime!(2026-11-23 12:00 UTC);
+        let sensible = r#"{"token_type":"Bearer","expires_in":3600,"refresh_in":1800,"access_token":"a"}"#;
+        let grant = parse_token_reply(&reply(sensible), now).unwrap();
+        assert_eq!(grant.access_token.refresh_on(), Some(datetime!(2026-11-23 12:30 UTC)));
+        let absurd =
+            format!(r#"{{"token_type":"Bearer","expires_in":3600,"refresh_in":{},"access_token":"a"}}"#, i64::MAX);
+        let grant = parse_token_reply(&reply(&absurd), now).unwrap();
+        assert_eq!(grant.access_token.refresh_on(), None);
+        assert_eq!(grant.access_token.expires_on(), datetime!(2026-11-23 13:00 UTC));
+    }
+}

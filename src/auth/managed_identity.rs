@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use url::{Host, Url};
@@ -131,8 +132,9 @@ fn validate_resource_id(id: &str) -> Result<String> {
 enum Source {
     /// The Instance Metadata Service.
     Imds { url: Url },
-    /// App Service and Functions: `IDENTITY_ENDPOINT`, guarded by the `IDENTITY_HEADER` value.
-    AppService { url: Url, header: Secret },
+    /// App Service and Functions: `IDENTITY_ENDPOINT`, guarded by the `IDENTITY_HEADER` value
+    /// (kept as a header value marked sensitive, which `Debug` prints as `Sensitive`).
+    AppService { url: Url, header: HeaderValue },
 }
 
 impl Source {
@@ -158,6 +160,11 @@ impl Source {
         if header.expose_secret().trim().is_empty() {
             return Err(Error::invalid("identity_header", "is empty"));
         }
+        // Checked here, or every request would fail to build and be retried as a broken
+        // connection.
+        let mut header = HeaderValue::from_str(header.expose_secret())
+            .map_err(|_| Error::invalid("identity_header", "is not a valid HTTP header value"))?;
+        header.set_sensitive(true);
         Ok(Self::AppService { url, header })
     }
 
@@ -203,9 +210,7 @@ impl Source {
     fn request(&self, client: &reqwest::Client, url: &Url) -> reqwest::RequestBuilder {
         match self {
             Self::Imds { .. } => client.get(url.clone()).header("Metadata", "true"),
-            Self::AppService { header, .. } => {
-                client.get(url.clone()).header("X-IDENTITY-HEADER", header.expose_secret())
-            }
+            Self::AppService { header, .. } => client.get(url.clone()).header("X-IDENTITY-HEADER", header.clone()),
         }
     }
 }
@@ -315,7 +320,7 @@ impl ManagedIdentityCredential {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the id field, `identity_endpoint` (not an http(s) URL, or
-    /// with a query string) or `identity_header` (empty).
+    /// with a query string) or `identity_header` (empty, or not a valid header value).
     pub fn app_service(id: ManagedIdentityId, endpoint: impl AsRef<str>, header: impl Into<Secret>) -> Result<Self> {
         Self::with_source(id, Source::app_service("identity_endpoint", endpoint.as_ref(), header.into())?)
     }
@@ -528,6 +533,22 @@ mod tests {
         }
         let bad = [("IDENTITY_ENDPOINT", "not a url"), ("IDENTITY_HEADER", "h")];
         assert_eq!(Source::from_env(env(&bad)).unwrap_err().field(), Some("IDENTITY_ENDPOINT"));
+    }
+
+    #[test]
+    fn the_identity_header_is_checked_and_sent_as_a_sensitive_header() {
+        assert_eq!(
+            Source::app_service("identity_endpoint", "http://127.0.0.1:1/t", "a\nb".into()).unwrap_err().field(),
+            Some("identity_header")
+        );
+        let source =
+            Source::app_service("identity_endpoint", "http://127.0.0.1:1/t", "the-header-secret".into()).unwrap();
+        assert!(!format!("{source:?}").contains("the-header-secret"), "{source:?}");
+        let request = source.request(&reqwest::Client::new(), source.base_url()).build().unwrap();
+        let header = &request.headers()["x-identity-header"];
+        assert!(header.is_sensitive());
+        assert_eq!(header.to_str().unwrap(), "the-header-secret");
+        assert!(!format!("{request:?}").contains("the-header-secret"), "{request:?}");
     }
 
     #[test]

@@ -43,11 +43,6 @@ impl AccessToken {
     pub fn refresh_on(&self) -> Option<OffsetDateTime> {
         self.refresh_on
     }
-
-    /// The `Authorization` header value, `Bearer <token>`.
-    pub(crate) fn bearer_header(&self) -> String {
-        format!("Bearer {}", self.token.expose_secret())
-    }
 }
 
 impl fmt::Debug for AccessToken {

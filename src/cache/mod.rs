@@ -76,7 +76,8 @@ impl Need {
             Need::Valid => now < expires_on,
             Need::ValidUntil(until) => {
                 let lifetime = expires_on - fetched_at;
-                let attainable = now + lifetime - MIN_RENEWAL_INTERVAL.min(lifetime / 2);
+                // Saturating: a token that "never expires" (year 9999) must not overflow.
+                let attainable = now.saturating_add(lifetime - MIN_RENEWAL_INTERVAL.min(lifetime / 2));
                 now < expires_on && until.min(attainable) <= expires_on
             }
         }
@@ -286,5 +287,26 @@ impl<V: Expiring> Slot<V> {
 
     fn is_live(&self, now: OffsetDateTime) -> bool {
         self.latest(now).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn needs_are_judged_without_overflow_for_tokens_that_never_expire() {
+        let fetched = datetime!(2026-11-23 12:00 UTC);
+        let never = datetime!(9999-12-31 23:59:59 UTC);
+        let later = fetched + time::Duration::hours(1);
+        assert!(Need::ValidUntil(later + time::Duration::minutes(31)).satisfied_by(fetched, never, later));
+        assert!(Need::ValidUntil(never).satisfied_by(fetched, never, later));
+        assert!(Need::Valid.satisfied_by(fetched, never, later));
+        // An ordinary token: the cap still applies.
+        let expires = fetched + time::Duration::hours(1);
+        let now = fetched + time::Duration::minutes(30);
+        assert!(Need::ValidUntil(now + time::Duration::minutes(29)).satisfied_by(fetched, expires, now));
+        assert!(!Need::ValidUntil(now + time::Duration::minutes(31)).satisfied_by(fetched, expires, now));
     }
 }

@@ -113,9 +113,7 @@ impl HttpPipeline {
                     (idempotency == Idempotency::Idempotent || !e.maybe_sent).then(|| self.retry.backoff(attempt))
                 }
             };
-            // Saturating: a server's Retry-After can be any number of seconds, up to u64::MAX.
-            let may_retry = attempt < self.retry.attempts()
-                && delay.is_some_and(|d| waited.saturating_add(d) <= self.retry.budget());
+            let may_retry = attempt < self.retry.attempts() && delay.is_some_and(|d| self.retry.allows(waited, d));
             match (outcome, may_retry) {
                 (Ok(reply), false) => return Ok(reply),
                 (Err(e), false) => return Err(Error::Transport(Arc::new(e.with_attempts(attempt)))),

@@ -77,8 +77,10 @@ impl RetryPolicy {
         self.max_attempts
     }
 
-    pub(crate) fn budget(&self) -> Duration {
-        self.max_elapsed
+    /// Whether waiting `delay` more, after `waited` already, stays within the time budget. A
+    /// `Retry-After` can be any number the server sends, so the sum must not overflow.
+    pub(crate) fn allows(&self, waited: Duration, delay: Duration) -> bool {
+        waited.checked_add(delay).is_some_and(|total| total <= self.max_elapsed)
     }
 
     /// The wait before attempt `attempt + 1`: exponential, capped, with "equal jitter" (between
@@ -124,6 +126,16 @@ mod tests {
         assert_eq!(parse_retry_after("Mon, 23 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn budget_counts_every_wait_and_survives_absurd_retry_after() {
+        let policy = RetryPolicy::default().max_elapsed(Duration::from_secs(10));
+        assert!(policy.allows(Duration::ZERO, Duration::from_secs(10)));
+        assert!(policy.allows(Duration::from_secs(4), Duration::from_secs(6)));
+        assert!(!policy.allows(Duration::from_secs(4), Duration::from_secs(7)));
+        assert!(!policy.allows(Duration::from_secs(1), Duration::from_secs(u64::MAX)));
+        assert!(!RetryPolicy::default().max_elapsed(Duration::MAX).allows(Duration::MAX, Duration::from_secs(1)));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
@@ -422,7 +422,7 @@ impl PowerBiClient {
             // that one lives long enough first.
             let wanted =
                 lifetime_minutes.map_or(self.inner.default_lifetime, |m| Duration::from_secs(u64::from(m) * 60));
-            let entra = self.inner.aad.token_valid_for(wanted + ENTRA_SLACK).await?;
+            let entra = self.inner.aad.token_valid_for(wanted.saturating_add(ENTRA_SLACK)).await?;
             let url = self.url(&operation.path())?;
             let reply = self
                 .inner
@@ -459,7 +459,9 @@ impl PowerBiClient {
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder, entra: &AccessToken) -> reqwest::RequestBuilder {
-        let mut request = request.header(AUTHORIZATION, entra.bearer_header()).header(ACCEPT, "application/json");
+        // `bearer_auth` marks the header sensitive: redacted from `Debug` of the request, and
+        // never put in an HTTP/2 header-compression table.
+        let mut request = request.bearer_auth(entra.secret().expose_secret()).header(ACCEPT, "application/json");
         if let Some(profile) = &self.inner.profile_id {
             request = request.header(PROFILE_HEADER, profile.clone());
         }
@@ -626,5 +628,24 @@ impl PowerBiClientBuilder {
                 generate_idempotency,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::StaticTokenCredential;
+
+    #[test]
+    fn the_bearer_token_is_a_sensitive_header() {
+        let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let aad = AadClient::new(StaticTokenCredential::new("the-bearer-token", expires)).unwrap();
+        let client = PowerBiClient::new(aad).unwrap();
+        let entra = AccessToken::new("the-bearer-token", expires);
+        let request = client.authorize(reqwest::Client::new().get("https://api.powerbi.com/"), &entra).build().unwrap();
+        let authorization = &request.headers()["authorization"];
+        assert!(authorization.is_sensitive());
+        assert_eq!(authorization.to_str().unwrap(), "Bearer the-bearer-token");
+        assert!(!format!("{request:?}").contains("the-bearer-token"), "{request:?}");
     }
 }
