@@ -954,7 +954,7 @@ fn expected_entra_expiry(fields: &[(&'static str, Field)]) -> Option<OffsetDateT
     if token.is_empty() {
         return None;
     }
-    if !optional_string(field(fields, "token_type")).ok()?.map_or(true, |kind| kind.eq_ignore_ascii_case("bearer")) {
+    if !optional_string(field(fields, "token_type")).ok()?.is_none_or(|kind| kind.eq_ignore_ascii_case("bearer")) {
         return None;
     }
     optional_string(field(fields, "refresh_token")).ok()?;
