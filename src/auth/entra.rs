@@ -117,16 +117,8 @@ pub(crate) fn parse_token_reply(reply: &Reply, now: OffsetDateTime) -> Result<To
         return Err(entra_error(reply));
     }
     let body: SuccessBody = parse_json(reply, SERVICE, "token response")?;
-    let token = body
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| reply.unexpected(SERVICE, "token response has no access_token"))?;
-    if let Some(kind) = body.token_type.as_deref() {
-        if !kind.eq_ignore_ascii_case("bearer") {
-            return Err(reply.unexpected(SERVICE, format!("token_type is {kind:?}, expected Bearer")));
-        }
-    }
-    let expires_on = expiry(reply, now, body.expires_in, body.expires_on)?;
+    let token = bearer_token(reply, SERVICE, body.access_token, body.token_type.as_deref())?;
+    let expires_on = expiry(reply, SERVICE, now, body.expires_in, body.expires_on)?;
     let mut access_token = AccessToken::new(token, expires_on);
     // A hint beyond any plausible lifetime is ignored (it could not move renewal earlier than
     // expiry anyway, and adding it to `now` could overflow the date range).
@@ -136,10 +128,29 @@ pub(crate) fn parse_token_reply(reply: &Reply, now: OffsetDateTime) -> Result<To
     Ok(TokenGrant { access_token, refresh_token: body.refresh_token.filter(|t| !t.is_empty()).map(Secret::from) })
 }
 
+/// The access token of a success body, refusing an empty one or a type other than Bearer.
+pub(crate) fn bearer_token(
+    reply: &Reply,
+    service: &'static str,
+    access_token: Option<String>,
+    token_type: Option<&str>,
+) -> Result<String> {
+    let token = access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| reply.unexpected(service, "token response has no access_token"))?;
+    match token_type {
+        Some(kind) if !kind.eq_ignore_ascii_case("bearer") => {
+            Err(reply.unexpected(service, format!("token_type is {kind:?}, expected Bearer")))
+        }
+        _ => Ok(token),
+    }
+}
+
 /// The expiry from `expires_in` (seconds from now) or, failing that, `expires_on` (epoch
 /// seconds), refusing values that cannot be right.
 pub(crate) fn expiry(
     reply: &Reply,
+    service: &'static str,
     now: OffsetDateTime,
     expires_in: Option<i64>,
     expires_on: Option<i64>,
@@ -148,20 +159,20 @@ pub(crate) fn expiry(
         (Some(seconds), _) => {
             if seconds <= 0 || seconds > MAX_LIFETIME_SECS {
                 return Err(
-                    reply.unexpected(SERVICE, format!("expires_in of {seconds} s is not a plausible token lifetime"))
+                    reply.unexpected(service, format!("expires_in of {seconds} s is not a plausible token lifetime"))
                 );
             }
             now + time::Duration::seconds(seconds)
         }
         (None, Some(epoch)) => OffsetDateTime::from_unix_timestamp(epoch)
-            .map_err(|_| reply.unexpected(SERVICE, format!("expires_on {epoch} is not a valid time")))?,
-        (None, None) => return Err(reply.unexpected(SERVICE, "token response has neither expires_in nor expires_on")),
+            .map_err(|_| reply.unexpected(service, format!("expires_on {epoch} is not a valid time")))?,
+        (None, None) => return Err(reply.unexpected(service, "token response has neither expires_in nor expires_on")),
     };
     if expires_on <= now {
-        return Err(reply.unexpected(SERVICE, "the token has already expired"));
+        return Err(reply.unexpected(service, "the token has already expired"));
     }
     if expires_on - now > time::Duration::seconds(MAX_LIFETIME_SECS) {
-        return Err(reply.unexpected(SERVICE, "the token's expiry is implausibly far away"));
+        return Err(reply.unexpected(service, "the token's expiry is implausibly far away"));
     }
     Ok(expires_on)
 }

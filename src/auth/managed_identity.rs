@@ -14,9 +14,9 @@ use time::OffsetDateTime;
 use url::{Host, Url};
 
 use crate::auth::credential::{TokenCredential, TokenRequestContext};
-use crate::auth::entra::{expiry, number_or_string};
+use crate::auth::entra::{bearer_token, expiry, number_or_string};
 use crate::auth::token::AccessToken;
-use crate::error::{Error, Result, TransportError, TransportErrorKind, UnexpectedResponse};
+use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::http::url::is_loopback;
 use crate::http::{parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy, USER_AGENT};
 use crate::ids::{validate_client_id, Guid};
@@ -466,28 +466,9 @@ struct TokenBody {
 /// also sends `expires_in`, which is preferred as it does not depend on the two clocks agreeing.
 fn parse_token(reply: &Reply, now: OffsetDateTime) -> Result<AccessToken> {
     let body: TokenBody = parse_json(reply, SERVICE, "token response")?;
-    let token = body
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| reply.unexpected(SERVICE, "token response has no access_token"))?;
-    if let Some(kind) = body.token_type.as_deref() {
-        if !kind.eq_ignore_ascii_case("bearer") {
-            return Err(reply.unexpected(SERVICE, format!("token_type is {kind:?}, expected Bearer")));
-        }
-    }
-    let expires_on = expiry(reply, now, body.expires_in, body.expires_on).map_err(from_managed_identity)?;
+    let token = bearer_token(reply, SERVICE, body.access_token, body.token_type.as_deref())?;
+    let expires_on = expiry(reply, SERVICE, now, body.expires_in, body.expires_on)?;
     Ok(AccessToken::new(token, expires_on))
-}
-
-/// `expiry` is shared with the Entra token endpoint and names Entra in its errors; this reply
-/// came from the managed identity endpoint.
-fn from_managed_identity(error: Error) -> Error {
-    match error {
-        Error::UnexpectedResponse(e) => {
-            Error::UnexpectedResponse(Arc::new(UnexpectedResponse { service: SERVICE, ..(*e).clone() }))
-        }
-        other => other,
-    }
 }
 
 /// The human-readable part of an error body: IMDS sends OAuth's `error` / `error_description`,
