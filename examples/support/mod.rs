@@ -42,8 +42,10 @@ pub fn cloud() -> Cloud {
 /// An `AadClient` from the `AZURE_*` variables, as `EnvironmentCredential` reads them.
 pub fn aad_from_env() -> AadClient {
     let credential = EnvironmentCredential::from_env().unwrap_or_else(|e| fail(e));
+    // AZURE_AUTHORITY_HOST, already validated by the credential.
+    let authority_host = credential.authority_host().map(str::to_owned);
     let mut builder = AadClient::builder(credential).cloud(cloud());
-    if let Some(host) = env("AZURE_AUTHORITY_HOST") {
+    if let Some(host) = authority_host {
         builder = builder.authority_host(host);
     }
     builder.build().unwrap_or_else(|e| fail(e))
