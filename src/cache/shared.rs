@@ -146,21 +146,40 @@ impl SharedTier {
         }
         let holder = Guid::new_random().to_string();
         let leased = self.call(self.config.store.try_lease(name, &holder, self.config.lease_ttl)).await;
-        if leased == Some(false) {
-            if let Some(found) = self.wait_for_peer::<V>(name).await {
-                return Ok(found);
+        let lease = match leased {
+            Some(true) => {
+                let lease = Lease::new(&self.config, name, holder);
+                // A peer may have written the value and released its lease between our read and
+                // our lease: look once more before fetching, or the key is fetched twice.
+                if let Some(found) = self.read::<V>(name).await {
+                    self.release(lease).await;
+                    return Ok(found);
+                }
+                Some(lease)
             }
-            tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
-        }
+            Some(false) => {
+                if let Some(found) = self.wait_for_peer::<V>(name).await {
+                    return Ok(found);
+                }
+                tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
+                None
+            }
+            None => None,
+        };
         let fetched_at = self.clock.now();
         let outcome = fetch().await;
         if let Ok(value) = &outcome {
             self.write(name, value, fetched_at).await;
         }
-        if leased == Some(true) {
-            self.call(self.config.store.release_lease(name, &holder)).await;
+        if let Some(lease) = lease {
+            self.release(lease).await;
         }
         outcome.map(|value| (value, fetched_at))
+    }
+
+    async fn release(&self, mut lease: Lease) {
+        self.call(self.config.store.release_lease(&lease.name, &lease.holder)).await;
+        lease.released = true;
     }
 
     /// A stored value that opens, parses and is not yet due for renewal; anything else is a
@@ -228,5 +247,44 @@ impl SharedTier {
         } else {
             tracing::debug!(error = what, "shared token store still unavailable");
         }
+    }
+}
+
+/// A lease this replica holds. Dropped unreleased (the caller's future was cancelled during the
+/// fetch, e.g. by a request timeout), it is released in the background, so the other callers
+/// and replicas do not wait `wait_for_peer` for a fetch nobody is doing.
+struct Lease {
+    store: Arc<dyn TokenStore>,
+    name: String,
+    holder: String,
+    op_timeout: Duration,
+    released: bool,
+}
+
+impl Lease {
+    fn new(config: &SharedCache, name: &str, holder: String) -> Self {
+        Self {
+            store: config.store.clone(),
+            name: name.to_owned(),
+            holder,
+            op_timeout: config.op_timeout,
+            released: false,
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        // Outside a runtime there is nothing to run the release on; the lease then expires.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (store, name, holder) =
+            (self.store.clone(), std::mem::take(&mut self.name), std::mem::take(&mut self.holder));
+        let bound = self.op_timeout;
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(bound, store.release_lease(&name, &holder)).await;
+        });
     }
 }
