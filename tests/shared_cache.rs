@@ -373,3 +373,36 @@ async fn a_caller_cancelled_while_holding_the_lease_releases_it() {
     assert_eq!(client.token().await.unwrap().secret().expose_secret(), "second-try");
     assert!(started.elapsed() < wait / 2, "{:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_lease_holder_fails_a_waiter_takes_the_lease_instead_of_waiting_it_out() {
+    let entra = strict_server().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("taken-over", 3600)))
+        .expect(2)
+        .mount(&entra)
+        .await;
+    let probe_store = Arc::new(MemoryStore::new());
+    replica(&entra, SharedCache::new(probe_store.clone(), KEY)).token().await.unwrap();
+    let name = probe_store.dump().into_iter().next().unwrap().0;
+
+    let store = Arc::new(MemoryStore::new());
+    let wait = Duration::from_secs(3);
+    let client = replica(&entra, SharedCache::new(store.clone(), KEY).wait_for_peer(wait, Duration::from_millis(10)));
+    // A peer holds the lease, then its fetch fails: it releases the lease and stores nothing.
+    assert!(store.try_lease(&name, "failing-peer", Duration::from_secs(30)).await.unwrap());
+    let peer_store = store.clone();
+    let peer_name = name.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        peer_store.release_lease(&peer_name, "failing-peer").await.unwrap();
+    });
+
+    let started = std::time::Instant::now();
+    assert_eq!(client.token().await.unwrap().secret().expose_secret(), "taken-over");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(150), "it waited while the peer held the lease ({elapsed:?})");
+    assert!(elapsed < Duration::from_secs(1), "it did not wait out wait_for_peer ({elapsed:?})");
+    assert_eq!(store.len(), 1, "the value, and no lease left: {:?}", store.dump());
+}

@@ -145,26 +145,18 @@ impl SharedTier {
             return Ok(found);
         }
         let holder = Guid::new_random().to_string();
-        let leased = self.call(self.config.store.try_lease(name, &holder, self.config.lease_ttl)).await;
-        let lease = match leased {
-            Some(true) => {
-                let lease = Lease::new(&self.config, name, holder);
-                // A peer may have written the value and released its lease between our read and
-                // our lease: look once more before fetching, or the key is fetched twice.
-                if let Some(found) = self.read::<V>(name).await {
-                    self.release(lease).await;
-                    return Ok(found);
+        let lease = match self.lease_or_value::<V>(name, &holder).await {
+            Leasing::Value(found) => return Ok(found),
+            Leasing::Held(lease) => Some(lease),
+            Leasing::Unavailable => None,
+            Leasing::Busy => match self.wait_for_peer::<V>(name, &holder).await {
+                Leasing::Value(found) => return Ok(found),
+                Leasing::Held(lease) => Some(lease),
+                Leasing::Busy | Leasing::Unavailable => {
+                    tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
+                    None
                 }
-                Some(lease)
-            }
-            Some(false) => {
-                if let Some(found) = self.wait_for_peer::<V>(name).await {
-                    return Ok(found);
-                }
-                tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
-                None
-            }
-            None => None,
+            },
         };
         let fetched_at = self.clock.now();
         let outcome = fetch().await;
@@ -198,16 +190,43 @@ impl SharedTier {
         (self.clock.now() < refresh_at).then_some((value, fetched_at))
     }
 
-    async fn wait_for_peer<V: Storable>(&self, name: &str) -> Option<(V, OffsetDateTime)> {
+    /// Takes the lease on `name`, or says who has it. After taking it, looks once more: a peer
+    /// may have written the value and released its lease between our read and our lease, and
+    /// fetching then would fetch the key twice.
+    async fn lease_or_value<V: Storable>(&self, name: &str, holder: &str) -> Leasing<V> {
+        match self.call(self.config.store.try_lease(name, holder, self.config.lease_ttl)).await {
+            Some(true) => {
+                let lease = Lease::new(&self.config, name, holder.to_owned());
+                match self.read::<V>(name).await {
+                    Some(found) => {
+                        self.release(lease).await;
+                        Leasing::Value(found)
+                    }
+                    None => Leasing::Held(lease),
+                }
+            }
+            Some(false) => Leasing::Busy,
+            None => Leasing::Unavailable,
+        }
+    }
+
+    /// Polls for the value the lease holder is fetching, for at most `wait_for_peer`. When the
+    /// lease comes free with no value (the holder's fetch failed, or it gave up), takes it, so
+    /// one waiter fetches at once rather than every waiter after the full wait.
+    async fn wait_for_peer<V: Storable>(&self, name: &str, holder: &str) -> Leasing<V> {
         let mut waited = Duration::ZERO;
         while waited < self.config.wait_for_peer {
             self.clock.sleep(self.config.poll_interval).await;
             waited += self.config.poll_interval;
             if let Some(found) = self.read::<V>(name).await {
-                return Some(found);
+                return Leasing::Value(found);
+            }
+            match self.lease_or_value::<V>(name, holder).await {
+                Leasing::Busy => continue,
+                outcome => return outcome,
             }
         }
-        None
+        Leasing::Busy
     }
 
     async fn write<V: Storable>(&self, name: &str, value: &V, fetched_at: OffsetDateTime) {
@@ -248,6 +267,18 @@ impl SharedTier {
             tracing::debug!(error = what, "shared token store still unavailable");
         }
     }
+}
+
+/// What trying to take a lease came to.
+enum Leasing<V> {
+    /// The value turned up (a peer stored it): no fetch needed.
+    Value((V, OffsetDateTime)),
+    /// This replica holds the lease and fetches.
+    Held(Lease),
+    /// Another replica holds it.
+    Busy,
+    /// The store did not answer: fetch without a lease.
+    Unavailable,
 }
 
 /// A lease this replica holds. Dropped unreleased (the caller's future was cancelled during the
