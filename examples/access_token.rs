@@ -4,7 +4,9 @@
 //! (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and one of `AZURE_CLIENT_SECRET`,
 //! `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_USERNAME`/`AZURE_PASSWORD`,
 //! `AZURE_FEDERATED_TOKEN_FILE`); `--device-code` signs in interactively instead.
-//! `AZURE_AUTHORITY_HOST` and `POWERBI_CLOUD` choose where to sign in.
+//! `AZURE_AUTHORITY_HOST` and `POWERBI_CLOUD` choose where to sign in. With `REDIS_URL` (and
+//! `POWERBI_CACHE_KEY`, as for `embed_token`) the token is shared with other processes through
+//! Redis; a device-code sign-in is personal and is never shared.
 //!
 //! ```text
 //! cargo run --example access_token [-- --device-code]
@@ -15,7 +17,7 @@ mod support;
 
 use powerbi_embed::{AadClient, DeviceCodeCredential};
 use serde_json::json;
-use support::{aad_from_env, cloud, env, fail_with, require_env, Args};
+use support::{aad_from_env, cloud, env, fail_with, require_env, shared_cache_from_env, Args};
 use time::format_description::well_known::Rfc3339;
 
 #[tokio::main]
@@ -32,7 +34,7 @@ async fn main() {
         }
         builder.build().unwrap_or_else(|e| fail_with(e))
     } else {
-        aad_from_env()
+        aad_from_env(shared_cache_from_env().await.as_ref())
     };
     let token = aad.token().await.unwrap_or_else(|e| fail_with(e));
     let output = json!({

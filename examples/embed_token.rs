@@ -15,6 +15,10 @@
 //! `--target-workspace` the datasets join a multi-resource (V2) token, and the output is a JSON
 //! array with one config per report. Credentials come from the `AZURE_*` variables;
 //! `POWERBI_API_URL` overrides the API base (e.g. a loopback fake).
+//!
+//! With `REDIS_URL` set, replicas share the Entra token and the embed tokens through Redis,
+//! sealed with the key in `POWERBI_CACHE_KEY` (base64 of 32 random bytes, the same everywhere;
+//! `POWERBI_CACHE_PLAINTEXT=1` stores them unencrypted instead).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -23,7 +27,7 @@ use powerbi_embed::{
     AccessLevel, EffectiveIdentity, EmbedConfig, Error, GenerateTokenRequest, GenerateTokenRequestBuilder,
     GenerateTokenRequestV2, PowerBiClient,
 };
-use support::{aad_from_env, fail, fail_with, powerbi_client, Args};
+use support::{aad_from_env, fail, fail_with, powerbi_client, shared_cache_from_env, Args};
 
 const FLAGS: &[&str] = &[
     "workspace",
@@ -48,7 +52,8 @@ async fn main() {
     let workspace =
         args.one("workspace").unwrap_or_else(|| fail("--workspace is required (the workspace id)")).to_owned();
     let access = access_level(args.one("access-level"));
-    let client = powerbi_client(aad_from_env(), args.one("profile"));
+    let shared = shared_cache_from_env().await;
+    let client = powerbi_client(aad_from_env(shared.as_ref()), args.one("profile"), shared.as_ref());
     let reports = args.all("report");
     let multi_resource =
         reports.len() > 1 || args.one("target-workspace").is_some() || !args.all("target-workspace").is_empty();

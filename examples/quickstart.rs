@@ -30,7 +30,7 @@ async fn main() {
     } else {
         let workspace = require_env("POWERBI_WORKSPACE_ID", "the workspace (group) id holding the report");
         let report = require_env("POWERBI_REPORT_ID", "the report to embed");
-        let client = powerbi_client(aad_from_env(), env("POWERBI_PROFILE_ID").as_deref());
+        let client = powerbi_client(aad_from_env(None), env("POWERBI_PROFILE_ID").as_deref(), None);
         client.report_embed_config(&workspace, &report, &request).await
     };
     let config = config.unwrap_or_else(|e| fail_with(e));

@@ -25,6 +25,9 @@ pub use auth::{
 };
 pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
 pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cache::RedisStore;
 pub use cache::{Expiring, MemoryStore, RefreshPolicy, SharedCache, StoreError, TokenStore};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};

@@ -2,11 +2,17 @@
 //! fake: JSON on stdout, one actionable line on stderr and a non-zero exit on failure, never a
 //! panic or a secret.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use common::redis_server::{free_port, RedisServer};
 use powerbi_embed::testing::FakeServices;
 use serde_json::Value;
+
+/// `POWERBI_CACHE_KEY` for the Redis cases: standard base64 of 32 bytes.
+const CACHE_KEY_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 /// `target/<profile>/examples/<name>`, next to this test's own `deps/` folder.
 fn example(name: &str) -> Command {
@@ -234,4 +240,96 @@ async fn embed_token_rejects_bad_arguments_and_reports_service_errors() {
     command.args(["--workspace", fake.workspace_id(), "--report", "00000000-0000-4000-8000-000000000404"]);
     let stderr = one_line_failure(&run(command).await);
     assert!(stderr.contains("PowerBIEntityNotFound") && stderr.contains("RequestId"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_url_without_a_usable_cache_key_is_refused_naming_powerbi_cache_key() {
+    let fake = FakeServices::start().await;
+    let nobody_listens = format!("redis://127.0.0.1:{}", free_port());
+    let short_key = "c2l4dGVlbi1ieXRlLWtleQ=="; // 16 bytes
+    let cases: Vec<(&str, Option<&str>, &str)> = vec![
+        ("embed_token", None, "POWERBI_CACHE_PLAINTEXT=1"),
+        ("access_token", None, "POWERBI_CACHE_PLAINTEXT=1"),
+        ("embed_token", Some("not base64!"), "not standard base64"),
+        ("embed_token", Some(short_key), "decodes to 16 bytes; it must be 32"),
+    ];
+    for (name, key, expected) in cases {
+        let mut command = example(name);
+        fake_env(&mut command, &fake);
+        command.env("REDIS_URL", &nobody_listens);
+        if let Some(key) = key {
+            command.env("POWERBI_CACHE_KEY", key);
+        }
+        if name == "embed_token" {
+            command.args(["--workspace", fake.workspace_id(), "--report", fake.report_id()]);
+        }
+        let stderr = one_line_failure(&run(command).await);
+        assert!(stderr.contains("POWERBI_CACHE_KEY") && stderr.contains(expected), "{name} {key:?}: {stderr}");
+        assert!(!stderr.contains(short_key), "the key is never echoed: {stderr}");
+    }
+    assert_eq!(fake.token_request_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_redis_is_one_warning_and_the_token_is_fetched_directly() {
+    let fake = FakeServices::start().await;
+    let mut command = example("embed_token");
+    fake_env(&mut command, &fake);
+    command
+        .env("REDIS_URL", format!("redis://:pa55w0rd@127.0.0.1:{}", free_port()))
+        .env("POWERBI_CACHE_KEY", CACHE_KEY_B64)
+        .args(["--workspace", fake.workspace_id(), "--report", fake.report_id()]);
+    let output = run(command).await;
+    assert_embed_config(&stdout_json(&output), "report");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("warning: redis connect: ") && stderr.contains("without the shared cache"), "{stderr}");
+    assert!(!stderr.contains("pa55w0rd"), "{stderr}");
+    assert_eq!(fake.generate_token_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs redis-server"]
+async fn two_embed_token_processes_share_one_entra_token_and_one_embed_token_through_redis() {
+    let redis = RedisServer::start();
+    let fake = FakeServices::start().await;
+    let spawn = |name: &str| {
+        let mut command = example(name);
+        fake_env(&mut command, &fake);
+        command.env("REDIS_URL", redis.url()).env("POWERBI_CACHE_KEY", CACHE_KEY_B64);
+        if name == "embed_token" {
+            command.args([
+                "--workspace",
+                fake.workspace_id(),
+                "--report",
+                fake.report_id(),
+                "--username",
+                "u@contoso.com",
+            ]);
+        }
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+    };
+    // Both started before either finishes: they meet at the lease, not only at the stored value.
+    let (first, second) = (spawn("embed_token"), spawn("embed_token"));
+    let outputs = tokio::task::spawn_blocking(move || [first.wait_with_output(), second.wait_with_output()])
+        .await
+        .unwrap()
+        .map(Result::unwrap);
+    let configs: Vec<Value> = outputs.iter().map(stdout_json).collect();
+    assert_embed_config(&configs[0], "report");
+    assert_eq!(configs[0]["accessToken"], configs[1]["accessToken"], "one embed token for both");
+    assert_eq!(configs[0]["tokenId"], configs[1]["tokenId"]);
+    assert_eq!(fake.token_request_count(), 1, "one Entra token for both");
+    assert_eq!(fake.generate_token_count(), 1);
+
+    // access_token finds the same Entra token in Redis.
+    let json = stdout_json(&run_child(spawn("access_token")).await);
+    assert!(json["accessToken"].as_str().unwrap().starts_with("fake-entra-"));
+    assert_eq!(fake.token_request_count(), 1, "served from Redis");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis.client()).unwrap();
+    assert_eq!(keys.len(), 2, "one Entra entry, one embed entry: {keys:?}");
+}
+
+async fn run_child(child: std::process::Child) -> Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap()
 }

@@ -295,3 +295,114 @@ async fn replicas_share_one_embed_token_per_identity() {
         assert_eq!(token, format!("embed-{user}"));
     }
 }
+
+/// A store whose first read misses whatever it holds: the moment between a replica's read and
+/// its lease, during which a peer wrote the value and released its own lease.
+#[derive(Debug)]
+struct FirstReadIsStale {
+    inner: Arc<MemoryStore>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl TokenStore for FirstReadIsStale {
+    async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Ok(None);
+        }
+        self.inner.get(name).await
+    }
+    async fn put(&self, name: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.inner.put(name, value, ttl).await
+    }
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.try_lease(name, holder, ttl).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(name, holder).await
+    }
+    async fn delete(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.delete(name).await
+    }
+}
+
+#[tokio::test]
+async fn a_value_written_between_the_read_and_the_lease_is_used_not_fetched_again() {
+    let entra = entra_answering_once("written-by-a-peer").await;
+    let store = Arc::new(MemoryStore::new());
+    replica(&entra, SharedCache::new(store.clone(), KEY)).token().await.unwrap();
+    let late = Arc::new(FirstReadIsStale { inner: store.clone(), reads: Default::default() });
+    let token = replica(&entra, SharedCache::new(late.clone(), KEY)).token().await.unwrap();
+    assert_eq!(token.secret().expose_secret(), "written-by-a-peer");
+    assert_eq!(late.reads.load(std::sync::atomic::Ordering::SeqCst), 2, "read, lease, read again");
+    assert_eq!(store.len(), 1, "the lease was released: {:?}", store.dump().iter().map(|(k, _)| k).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_cancelled_while_holding_the_lease_releases_it() {
+    let entra = strict_server().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(token_body("never-read", 3600)).set_delay(Duration::from_secs(5)),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&entra)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("second-try", 3600)))
+        .expect(1)
+        .mount(&entra)
+        .await;
+    let store = Arc::new(MemoryStore::new());
+    let wait = Duration::from_secs(2);
+    let client = replica(&entra, SharedCache::new(store.clone(), KEY).wait_for_peer(wait, Duration::from_millis(10)));
+
+    // The caller gives up (its own request timed out) while this replica holds the lease.
+    let cancelled = tokio::time::timeout(Duration::from_millis(300), client.token()).await;
+    assert!(cancelled.is_err(), "the first fetch is still in flight");
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while !store.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the abandoned lease is still held: {:?}", store.dump());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The next caller takes the lease at once instead of waiting for a fetch nobody is doing.
+    let started = std::time::Instant::now();
+    assert_eq!(client.token().await.unwrap().secret().expose_secret(), "second-try");
+    assert!(started.elapsed() < wait / 2, "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_lease_holder_fails_a_waiter_takes_the_lease_instead_of_waiting_it_out() {
+    let entra = strict_server().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("taken-over", 3600)))
+        .expect(2)
+        .mount(&entra)
+        .await;
+    let probe_store = Arc::new(MemoryStore::new());
+    replica(&entra, SharedCache::new(probe_store.clone(), KEY)).token().await.unwrap();
+    let name = probe_store.dump().into_iter().next().unwrap().0;
+
+    let store = Arc::new(MemoryStore::new());
+    let wait = Duration::from_secs(3);
+    let client = replica(&entra, SharedCache::new(store.clone(), KEY).wait_for_peer(wait, Duration::from_millis(10)));
+    // A peer holds the lease, then its fetch fails: it releases the lease and stores nothing.
+    assert!(store.try_lease(&name, "failing-peer", Duration::from_secs(30)).await.unwrap());
+    let peer_store = store.clone();
+    let peer_name = name.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        peer_store.release_lease(&peer_name, "failing-peer").await.unwrap();
+    });
+
+    let started = std::time::Instant::now();
+    assert_eq!(client.token().await.unwrap().secret().expose_secret(), "taken-over");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(150), "it waited while the peer held the lease ({elapsed:?})");
+    assert!(elapsed < Duration::from_secs(1), "it did not wait out wait_for_peer ({elapsed:?})");
+    assert_eq!(store.len(), 1, "the value, and no lease left: {:?}", store.dump());
+}

@@ -5,7 +5,11 @@
 use std::fmt::Display;
 use std::process::exit;
 
-use powerbi_embed::{AadClient, Cloud, EnvironmentCredential, PowerBiClient};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use powerbi_embed::{AadClient, Cloud, EnvironmentCredential, PowerBiClient, RedisStore, SharedCache};
 
 /// Prints one actionable line to stderr and exits non-zero (no panic, no backtrace).
 pub fn fail(message: impl Display) -> ! {
@@ -39,8 +43,9 @@ pub fn cloud() -> Cloud {
     }
 }
 
-/// An `AadClient` from the `AZURE_*` variables, as `EnvironmentCredential` reads them.
-pub fn aad_from_env() -> AadClient {
+/// An `AadClient` from the `AZURE_*` variables, as `EnvironmentCredential` reads them, sharing
+/// its tokens through `shared` when given.
+pub fn aad_from_env(shared: Option<&SharedCache>) -> AadClient {
     let credential = EnvironmentCredential::from_env().unwrap_or_else(|e| fail(e));
     // AZURE_AUTHORITY_HOST, already validated by the credential.
     let authority_host = credential.authority_host().map(str::to_owned);
@@ -48,11 +53,15 @@ pub fn aad_from_env() -> AadClient {
     if let Some(host) = authority_host {
         builder = builder.authority_host(host);
     }
+    if let Some(shared) = shared {
+        builder = builder.shared_cache(shared.clone());
+    }
     builder.build().unwrap_or_else(|e| fail(e))
 }
 
-/// A `PowerBiClient` honouring `POWERBI_API_URL` and an optional profile id.
-pub fn powerbi_client(aad: AadClient, profile: Option<&str>) -> PowerBiClient {
+/// A `PowerBiClient` honouring `POWERBI_API_URL` and an optional profile id, sharing embed
+/// tokens through `shared` when given.
+pub fn powerbi_client(aad: AadClient, profile: Option<&str>, shared: Option<&SharedCache>) -> PowerBiClient {
     let mut builder = PowerBiClient::builder(aad);
     if let Some(api) = env("POWERBI_API_URL") {
         builder = builder.api_base(api);
@@ -60,7 +69,50 @@ pub fn powerbi_client(aad: AadClient, profile: Option<&str>) -> PowerBiClient {
     if let Some(profile) = profile {
         builder = builder.profile_id(profile);
     }
+    if let Some(shared) = shared {
+        builder = builder.shared_cache(shared.clone());
+    }
     builder.build().unwrap_or_else(|e| fail(e))
+}
+
+/// The cache shared by every replica, when `REDIS_URL` is set: values sealed with the key in
+/// `POWERBI_CACHE_KEY` (standard base64 of 32 bytes, the same in every replica), or stored in
+/// plaintext only when `POWERBI_CACHE_PLAINTEXT=1` says so. A Redis that cannot be reached is
+/// a warning, not a failure: the tokens are then fetched directly.
+pub async fn shared_cache_from_env() -> Option<SharedCache> {
+    let url = env("REDIS_URL")?;
+    let key = match env("POWERBI_CACHE_KEY") {
+        Some(text) => Some(cache_key(&text)),
+        None if env("POWERBI_CACHE_PLAINTEXT").as_deref() == Some("1") => None,
+        None => fail(
+            "REDIS_URL is set but POWERBI_CACHE_KEY is not (base64 of 32 random bytes, the same in every replica; \
+             or POWERBI_CACHE_PLAINTEXT=1 to store tokens unencrypted)",
+        ),
+    };
+    let store = match RedisStore::connect(&url).await {
+        Ok(store) => Arc::new(store),
+        Err(error) => {
+            eprintln!("warning: {error}; continuing without the shared cache");
+            return None;
+        }
+    };
+    Some(match key {
+        Some(key) => SharedCache::new(store, key),
+        None => SharedCache::plaintext(store),
+    })
+}
+
+/// The 32-byte sealing key from its base64 text, or exit naming the variable (never echoing it).
+fn cache_key(text: &str) -> [u8; 32] {
+    let bytes = STANDARD
+        .decode(text.trim())
+        .unwrap_or_else(|_| fail("POWERBI_CACHE_KEY is not standard base64 (expected base64 of 32 random bytes)"));
+    <[u8; 32]>::try_from(bytes.as_slice()).unwrap_or_else(|_| {
+        fail(format_args!(
+            "POWERBI_CACHE_KEY decodes to {} bytes; it must be 32 (e.g. `openssl rand -base64 32`)",
+            bytes.len()
+        ))
+    })
 }
 
 /// A minimal `--flag value` / `--switch` parser: enough for the examples, no dependency.

@@ -6,6 +6,8 @@
 //! so a slow fetch for one key never delays another.
 
 mod policy;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod seal;
 mod shared;
 mod store;
@@ -21,6 +23,8 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 pub use policy::RefreshPolicy;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
 pub use shared::SharedCache;
 use shared::SharedTier;
 pub(crate) use shared::Storable;

@@ -145,22 +145,33 @@ impl SharedTier {
             return Ok(found);
         }
         let holder = Guid::new_random().to_string();
-        let leased = self.call(self.config.store.try_lease(name, &holder, self.config.lease_ttl)).await;
-        if leased == Some(false) {
-            if let Some(found) = self.wait_for_peer::<V>(name).await {
-                return Ok(found);
-            }
-            tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
-        }
+        let lease = match self.lease_or_value::<V>(name, &holder).await {
+            Leasing::Value(found) => return Ok(found),
+            Leasing::Held(lease) => Some(lease),
+            Leasing::Unavailable => None,
+            Leasing::Busy => match self.wait_for_peer::<V>(name, &holder).await {
+                Leasing::Value(found) => return Ok(found),
+                Leasing::Held(lease) => Some(lease),
+                Leasing::Busy | Leasing::Unavailable => {
+                    tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
+                    None
+                }
+            },
+        };
         let fetched_at = self.clock.now();
         let outcome = fetch().await;
         if let Ok(value) = &outcome {
             self.write(name, value, fetched_at).await;
         }
-        if leased == Some(true) {
-            self.call(self.config.store.release_lease(name, &holder)).await;
+        if let Some(lease) = lease {
+            self.release(lease).await;
         }
         outcome.map(|value| (value, fetched_at))
+    }
+
+    async fn release(&self, mut lease: Lease) {
+        self.call(self.config.store.release_lease(&lease.name, &lease.holder)).await;
+        lease.released = true;
     }
 
     /// A stored value that opens, parses and is not yet due for renewal; anything else is a
@@ -179,16 +190,43 @@ impl SharedTier {
         (self.clock.now() < refresh_at).then_some((value, fetched_at))
     }
 
-    async fn wait_for_peer<V: Storable>(&self, name: &str) -> Option<(V, OffsetDateTime)> {
+    /// Takes the lease on `name`, or says who has it. After taking it, looks once more: a peer
+    /// may have written the value and released its lease between our read and our lease, and
+    /// fetching then would fetch the key twice.
+    async fn lease_or_value<V: Storable>(&self, name: &str, holder: &str) -> Leasing<V> {
+        match self.call(self.config.store.try_lease(name, holder, self.config.lease_ttl)).await {
+            Some(true) => {
+                let lease = Lease::new(&self.config, name, holder.to_owned());
+                match self.read::<V>(name).await {
+                    Some(found) => {
+                        self.release(lease).await;
+                        Leasing::Value(found)
+                    }
+                    None => Leasing::Held(lease),
+                }
+            }
+            Some(false) => Leasing::Busy,
+            None => Leasing::Unavailable,
+        }
+    }
+
+    /// Polls for the value the lease holder is fetching, for at most `wait_for_peer`. When the
+    /// lease comes free with no value (the holder's fetch failed, or it gave up), takes it, so
+    /// one waiter fetches at once rather than every waiter after the full wait.
+    async fn wait_for_peer<V: Storable>(&self, name: &str, holder: &str) -> Leasing<V> {
         let mut waited = Duration::ZERO;
         while waited < self.config.wait_for_peer {
             self.clock.sleep(self.config.poll_interval).await;
             waited += self.config.poll_interval;
             if let Some(found) = self.read::<V>(name).await {
-                return Some(found);
+                return Leasing::Value(found);
+            }
+            match self.lease_or_value::<V>(name, holder).await {
+                Leasing::Busy => continue,
+                outcome => return outcome,
             }
         }
-        None
+        Leasing::Busy
     }
 
     async fn write<V: Storable>(&self, name: &str, value: &V, fetched_at: OffsetDateTime) {
@@ -228,5 +266,56 @@ impl SharedTier {
         } else {
             tracing::debug!(error = what, "shared token store still unavailable");
         }
+    }
+}
+
+/// What trying to take a lease came to.
+enum Leasing<V> {
+    /// The value turned up (a peer stored it): no fetch needed.
+    Value((V, OffsetDateTime)),
+    /// This replica holds the lease and fetches.
+    Held(Lease),
+    /// Another replica holds it.
+    Busy,
+    /// The store did not answer: fetch without a lease.
+    Unavailable,
+}
+
+/// A lease this replica holds. Dropped unreleased (the caller's future was cancelled during the
+/// fetch, e.g. by a request timeout), it is released in the background, so the other callers
+/// and replicas do not wait `wait_for_peer` for a fetch nobody is doing.
+struct Lease {
+    store: Arc<dyn TokenStore>,
+    name: String,
+    holder: String,
+    op_timeout: Duration,
+    released: bool,
+}
+
+impl Lease {
+    fn new(config: &SharedCache, name: &str, holder: String) -> Self {
+        Self {
+            store: config.store.clone(),
+            name: name.to_owned(),
+            holder,
+            op_timeout: config.op_timeout,
+            released: false,
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        // Outside a runtime there is nothing to run the release on; the lease then expires.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (store, name, holder) =
+            (self.store.clone(), std::mem::take(&mut self.name), std::mem::take(&mut self.holder));
+        let bound = self.op_timeout;
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(bound, store.release_lease(&name, &holder)).await;
+        });
     }
 }

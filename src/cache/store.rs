@@ -103,7 +103,8 @@ impl MemoryStore {
     }
 }
 
-fn lease_name(name: &str) -> String {
+/// The lease's name for an entry: same hash tag, so the same Redis Cluster slot.
+pub(crate) fn lease_name(name: &str) -> String {
     format!("{name}:lease")
 }
 

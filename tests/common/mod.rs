@@ -2,6 +2,8 @@
 //! route, exact form matching, and clients pointed at the fakes.
 #![allow(dead_code)]
 
+pub mod redis_server;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
