@@ -9,6 +9,10 @@
 //! runtime, so at 64 concurrent requests the client thread is the bottleneck and any cost the
 //! SDK adds shows in full.
 //!
+//! Criterion times the two sides seconds apart, and on a shared machine the load changes in
+//! between, so the bench also prints a paired ratio: the sides alternate in short rounds that
+//! see the same load, and the median of the per-round ratios is reported with its range.
+//!
 //! `cargo bench --bench loopback`
 
 mod support;
@@ -16,7 +20,7 @@ mod support;
 use std::error::Error;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use powerbi_embed::{
@@ -33,6 +37,11 @@ use tokio::task::JoinSet;
 
 /// The concurrency levels of the issue.
 const CONCURRENCY: [usize; 2] = [1, 64];
+
+/// Rounds of the paired comparison, and how many calls each side makes in one round (about a
+/// tenth of a second's worth).
+const PAIRED_ROUNDS: usize = 30;
+const PAIRED_CALLS_PER_ROUND: usize = 2048;
 
 /// The `User-Agent` the SDK sends, so the hand-written client sends it too.
 const USER_AGENT: &str = concat!("powerbi-embed-rust/", env!("CARGO_PKG_VERSION"));
@@ -150,6 +159,48 @@ where
     }
 }
 
+/// Times `batches` rounds of `concurrency` calls.
+fn time_batches<F, Fut, E>(runtime: &Runtime, batches: u64, concurrency: usize, call: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<EmbedToken, E>> + Send + 'static,
+    E: std::fmt::Debug + Send + 'static,
+{
+    runtime.block_on(async {
+        let start = Instant::now();
+        for _ in 0..batches {
+            run_calls(concurrency, &call).await;
+        }
+        start.elapsed()
+    })
+}
+
+/// Prints the median and range of SDK time / hand-written time over alternating rounds.
+fn print_paired_ratio(concurrency: usize, sdk: impl Fn(u64) -> Duration, hand: impl Fn(u64) -> Duration) {
+    let batches = (PAIRED_CALLS_PER_ROUND / concurrency) as u64;
+    let mut ratios: Vec<f64> = (0..PAIRED_ROUNDS)
+        .map(|round| {
+            // Alternate which side goes first, so a trend in the load favours neither.
+            let (sdk_time, hand_time) = if round % 2 == 0 {
+                let sdk_time = sdk(batches);
+                (sdk_time, hand(batches))
+            } else {
+                let hand_time = hand(batches);
+                (sdk(batches), hand_time)
+            };
+            sdk_time.as_secs_f64() / hand_time.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "embed_token_loopback/paired_ratio/{concurrency}: sdk / hand_written median {:.3}, min {:.3}, max {:.3} \
+         ({PAIRED_ROUNDS} alternating rounds of {batches} x {concurrency} calls per side)",
+        ratios[PAIRED_ROUNDS / 2],
+        ratios[0],
+        ratios[PAIRED_ROUNDS - 1]
+    );
+}
+
 fn embed_token_over_loopback(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let server = FixedServer::start(&embed_token_body(Duration::from_secs(3600)), Duration::ZERO);
@@ -157,26 +208,29 @@ fn embed_token_over_loopback(c: &mut Criterion) {
     let sdk = Arc::new(Sdk::new(server.uri(), &entra_token, &runtime));
     let hand = Arc::new(HandWritten::new(server.uri(), entra_token, sdk.request.expose_json().to_owned()));
     assert_identical_requests(&server, &runtime, &sdk, &hand);
+    let sdk_call = || {
+        let sdk = sdk.clone();
+        async move { sdk.report_embed_token(WORKSPACE, REPORTS[0]).await }
+    };
+    let hand_call = || {
+        let hand = hand.clone();
+        async move { hand.report_embed_token(WORKSPACE, REPORTS[0]).await }
+    };
 
     let mut group = c.benchmark_group("embed_token_loopback");
     for concurrency in CONCURRENCY {
         group.throughput(Throughput::Elements(concurrency as u64));
         group.bench_function(BenchmarkId::new("sdk", concurrency), |b| {
-            b.to_async(&runtime).iter(|| {
-                run_calls(concurrency, || {
-                    let sdk = sdk.clone();
-                    async move { sdk.report_embed_token(WORKSPACE, REPORTS[0]).await }
-                })
-            })
+            b.to_async(&runtime).iter(|| run_calls(concurrency, sdk_call))
         });
         group.bench_function(BenchmarkId::new("hand_written", concurrency), |b| {
-            b.to_async(&runtime).iter(|| {
-                run_calls(concurrency, || {
-                    let hand = hand.clone();
-                    async move { hand.report_embed_token(WORKSPACE, REPORTS[0]).await }
-                })
-            })
+            b.to_async(&runtime).iter(|| run_calls(concurrency, hand_call))
         });
+        print_paired_ratio(
+            concurrency,
+            |batches| time_batches(&runtime, batches, concurrency, sdk_call),
+            |batches| time_batches(&runtime, batches, concurrency, hand_call),
+        );
     }
     group.finish();
 }

@@ -127,7 +127,7 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
         let len = loop {
-            if let Some(len) = complete_request_len(&buf) {
+            if let Some(len) = complete_request_len(&buf)? {
                 break len;
             }
             if stream.read_buf(&mut buf).await? == 0 {
@@ -146,17 +146,23 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
     }
 }
 
-/// The length of the first request in `buf` once all of it has arrived: the head up to the
-/// blank line plus a `Content-Length` body (every client here sends in-memory bodies, which
-/// reqwest always sends with a length, never chunked).
-fn complete_request_len(buf: &[u8]) -> Option<usize> {
-    let head_len = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = std::str::from_utf8(&buf[..head_len]).ok()?;
-    let body_len = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .map_or(Some(0), |(_, value)| value.trim().parse().ok())?;
+/// The length of the first request in `buf` once all of it has arrived: the head plus a
+/// `Content-Length` body (every client here sends in-memory bodies, which reqwest always sends
+/// with a length, never chunked). A malformed request ends the connection.
+fn complete_request_len(buf: &[u8]) -> io::Result<Option<usize>> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    let head_len = match request.parse(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))? {
+        httparse::Status::Complete(len) => len,
+        httparse::Status::Partial => return Ok(None),
+    };
+    let body_len = match request.headers.iter().find(|h| h.name.eq_ignore_ascii_case("content-length")) {
+        Some(header) => std::str::from_utf8(header.value)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad content-length"))?,
+        None => 0,
+    };
     let total = head_len + body_len;
-    (buf.len() >= total).then_some(total)
+    Ok((buf.len() >= total).then_some(total))
 }
