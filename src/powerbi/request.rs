@@ -300,10 +300,16 @@ pub(crate) struct RequestBody {
     hash: u64,
 }
 
+/// Room for a typical body (a few ids and identities), so serializing it does not regrow the
+/// buffer three or four times (each regrowth a reallocation and a copy).
+const TYPICAL_BODY_BYTES: usize = 1024;
+
 impl RequestBody {
     fn serialize(wire: &impl Serialize) -> Result<Self> {
-        let json =
-            serde_json::to_string(wire).map_err(|e| Error::invalid("request", format!("cannot serialize: {e}")))?;
+        let mut json = Vec::with_capacity(TYPICAL_BODY_BYTES);
+        serde_json::to_writer(&mut json, wire)
+            .map_err(|e| Error::invalid("request", format!("cannot serialize: {e}")))?;
+        let json = String::from_utf8(json).expect("serde_json writes UTF-8");
         let mut hasher = DefaultHasher::new();
         json.hash(&mut hasher);
         Ok(Self { json: Arc::from(json), hash: hasher.finish() })
