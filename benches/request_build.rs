@@ -71,7 +71,7 @@ fn request_v2(c: &mut Criterion) {
         b.iter_batched(
             three_reports_two_datasets_three_identities,
             |builder| builder.build().expect("valid request"),
-            BatchSize::SmallInput,
+            BatchSize::NumIterations(64),
         )
     });
     group.finish();
