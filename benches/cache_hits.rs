@@ -1,7 +1,8 @@
 //! Cache hits, the SDK's hottest paths: `AadClient::token()` with a cached Entra token (target
 //! median < 100 ns) and a repeated `report_embed_token` with the embed-token cache on (target
 //! < 200 ns). Before timing, each counts its heap allocations over many hits and fails unless
-//! there are none: a hit may only bump reference counts.
+//! there are none: a hit may only bump reference counts. Two reference rows time what every
+//! hit must do anyway: read the system clock, and (embed tokens) parse a GUID.
 //!
 //! `cargo bench --bench cache_hits`
 
@@ -9,11 +10,11 @@ mod support;
 
 use std::future::Future;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use powerbi_embed::{
-    AadClient, EffectiveIdentity, GenerateTokenRequest, PowerBiClient, RefreshPolicy, StaticTokenCredential,
+    AadClient, EffectiveIdentity, GenerateTokenRequest, Guid, PowerBiClient, RefreshPolicy, StaticTokenCredential,
 };
 use support::counting_alloc::{allocations, CountingAllocator};
 use support::fixed_server::FixedServer;
@@ -88,9 +89,18 @@ fn embed_token_hit(c: &mut Criterion) {
     assert_eq!(powerbi_fake.requests(), 1, "every call after the first must be a hit");
 }
 
+/// Floors a hit cannot go below, for reading the figures above: every hit reads the system
+/// clock once, and an embed-token call parses its workspace and report ids.
+fn reference(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reference");
+    group.bench_function("system_time_now", |b| b.iter(SystemTime::now));
+    group.bench_function("guid_parse", |b| b.iter(|| black_box(WORKSPACE).parse::<Guid>()));
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = entra_token_hit, embed_token_hit
+    targets = entra_token_hit, embed_token_hit, reference
 }
 criterion_main!(benches);
