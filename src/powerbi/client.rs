@@ -452,7 +452,12 @@ impl PowerBiClient {
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder, entra: &AccessToken) -> reqwest::RequestBuilder {
-        let mut request = request.header(AUTHORIZATION, entra.bearer_header()).header(ACCEPT, "application/json");
+        let request = match entra.bearer_header() {
+            Some(bearer) => request.header(AUTHORIZATION, bearer.clone()),
+            // Not a valid header value: let reqwest refuse it as it refuses any bad header.
+            None => request.header(AUTHORIZATION, format!("Bearer {}", entra.secret().expose_secret())),
+        };
+        let mut request = request.header(ACCEPT, "application/json");
         if let Some(profile) = &self.inner.profile_id {
             request = request.header(PROFILE_HEADER, profile.clone());
         }
