@@ -56,8 +56,7 @@ impl Guid {
     /// Writes the lowercase hyphenated form into `buf`. Requests serialize several ids each, so
     /// this avoids the formatting machinery and any allocation.
     fn encode(self, buf: &mut [u8; TEXT_LEN]) -> &str {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut nibbles = (0..32).rev().map(|i| DIGITS[((self.0 >> (4 * i)) & 0xf) as usize]);
+        let mut nibbles = (0..32).rev().map(|i| LOWER_HEX[((self.0 >> (4 * i)) & 0xf) as usize]);
         for group in DIGIT_GROUPS {
             for (slot, digit) in buf[group].iter_mut().zip(&mut nibbles) {
                 *slot = digit;
@@ -89,6 +88,9 @@ const DIGIT_GROUPS: [std::ops::Range<usize>; 5] = [0..8, 9..13, 14..18, 19..23, 
 /// The length of the hyphenated form.
 const TEXT_LEN: usize = 36;
 
+/// The hex digits, lowercase (the form Power BI prints).
+const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Marks a byte that is not a hex digit in [`HEX_VALUES`].
 const NOT_HEX: u8 = 0x80;
 
@@ -98,8 +100,8 @@ const HEX_VALUES: [u8; 256] = {
     let mut table = [NOT_HEX; 256];
     let mut i = 0;
     while i < 16 {
-        table[b"0123456789abcdef"[i] as usize] = i as u8;
-        table[b"0123456789ABCDEF"[i] as usize] = i as u8;
+        table[LOWER_HEX[i] as usize] = i as u8;
+        table[LOWER_HEX[i].to_ascii_uppercase() as usize] = i as u8;
         i += 1;
     }
     table
