@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -14,6 +14,15 @@ use time::OffsetDateTime;
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time, UTC.
     fn now(&self) -> OffsetDateTime;
+
+    /// The current time in nanoseconds since the Unix epoch: what the caches read on every hit.
+    /// The default derives it from [`now`](Self::now); override it only if your clock has a
+    /// cheaper source, as [`SystemClock`] does (building an `OffsetDateTime` means calendar
+    /// arithmetic that costs more than the rest of a cache hit).
+    fn now_unix_nanos(&self) -> i128 {
+        self.now().unix_timestamp_nanos()
+    }
+
     /// Waits for `duration`.
     async fn sleep(&self, duration: Duration);
 }
@@ -26,6 +35,14 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    fn now_unix_nanos(&self) -> i128 {
+        // Nanoseconds since 1970 fit an i128 many times over, so the casts cannot wrap.
+        match SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(since) => since.as_nanos() as i128,
+            Err(before) => -(before.duration().as_nanos() as i128),
+        }
     }
 
     async fn sleep(&self, duration: Duration) {
@@ -104,5 +121,25 @@ impl Clock for ManualClock {
         }
         // Let other tasks run, as a real sleep would.
         tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_nanos_agree_with_now() {
+        let before = SystemClock.now().unix_timestamp_nanos();
+        let nanos = SystemClock.now_unix_nanos();
+        let after = SystemClock.now().unix_timestamp_nanos();
+        assert!(before <= nanos && nanos <= after);
+    }
+
+    #[test]
+    fn manual_clock_nanos_follow_the_clock() {
+        let clock = ManualClock::new(time::macros::datetime!(2026-01-01 0:00 UTC));
+        clock.advance(Duration::from_millis(1500));
+        assert_eq!(clock.now_unix_nanos(), clock.now().unix_timestamp_nanos());
     }
 }

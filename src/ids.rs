@@ -24,11 +24,12 @@ pub struct Guid(u128);
 impl Guid {
     /// Parses `value`, naming `field` in the error.
     pub(crate) fn parse_field(field: &'static str, value: &str) -> Result<Self> {
-        if value.trim().is_empty() {
-            return Err(Error::invalid(field, "is empty; expected a GUID like 00000000-0000-0000-0000-000000000000"));
-        }
         value.parse().map_err(|_: InvalidGuid| {
-            Error::invalid(field, format!("{value:?} is not a GUID (expected 8-4-4-4-12 hexadecimal digits)"))
+            if value.trim().is_empty() {
+                Error::invalid(field, "is empty; expected a GUID like 00000000-0000-0000-0000-000000000000")
+            } else {
+                Error::invalid(field, format!("{value:?} is not a GUID (expected 8-4-4-4-12 hexadecimal digits)"))
+            }
         })
     }
 
@@ -51,6 +52,21 @@ impl Guid {
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         Self(u128::from_be_bytes(bytes))
     }
+
+    /// Writes the lowercase hyphenated form into `buf`. Requests serialize several ids each, so
+    /// this avoids the formatting machinery and any allocation.
+    fn encode(self, buf: &mut [u8; TEXT_LEN]) -> &str {
+        let mut nibbles = (0..32).rev().map(|i| LOWER_HEX[((self.0 >> (4 * i)) & 0xf) as usize]);
+        for group in DIGIT_GROUPS {
+            for (slot, digit) in buf[group].iter_mut().zip(&mut nibbles) {
+                *slot = digit;
+            }
+        }
+        for i in HYPHENS {
+            buf[i] = b'-';
+        }
+        std::str::from_utf8(buf).expect("hex digits and hyphens are ASCII")
+    }
 }
 
 /// The error of parsing a [`Guid`].
@@ -65,25 +81,52 @@ impl fmt::Display for InvalidGuid {
 
 impl std::error::Error for InvalidGuid {}
 
+/// Where the hyphens of the 8-4-4-4-12 form are.
+const HYPHENS: [usize; 4] = [8, 13, 18, 23];
+/// The hex digit groups between the hyphens.
+const DIGIT_GROUPS: [std::ops::Range<usize>; 5] = [0..8, 9..13, 14..18, 19..23, 24..36];
+/// The length of the hyphenated form.
+const TEXT_LEN: usize = 36;
+
+/// The hex digits, lowercase (the form Power BI prints).
+const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Marks a byte that is not a hex digit in [`HEX_VALUES`].
+const NOT_HEX: u8 = 0x80;
+
+/// The value of each byte as a hex digit, or [`NOT_HEX`]. Every embed-token call parses its ids,
+/// cache hit or not, so parsing is a table lookup per digit rather than `char::to_digit`.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[LOWER_HEX[i] as usize] = i as u8;
+        table[LOWER_HEX[i].to_ascii_uppercase() as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 impl FromStr for Guid {
     type Err = InvalidGuid;
 
     fn from_str(s: &str) -> Result<Self, InvalidGuid> {
         let s = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s);
-        let bytes = s.as_bytes();
-        if bytes.len() != 36 {
+        let bytes: &[u8; TEXT_LEN] = s.as_bytes().try_into().map_err(|_| InvalidGuid)?;
+        if HYPHENS.iter().any(|&i| bytes[i] != b'-') {
             return Err(InvalidGuid);
         }
-        let mut value = 0u128;
-        for (i, b) in bytes.iter().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                if *b != b'-' {
-                    return Err(InvalidGuid);
-                }
-                continue;
+        // Accumulate every digit and check for a non-digit once, at the end.
+        let (mut value, mut seen) = (0u128, 0u8);
+        for group in DIGIT_GROUPS {
+            for &byte in &bytes[group] {
+                let digit = HEX_VALUES[usize::from(byte)];
+                seen |= digit;
+                value = (value << 4) | u128::from(digit);
             }
-            let digit = (*b as char).to_digit(16).ok_or(InvalidGuid)?;
-            value = (value << 4) | u128::from(digit);
+        }
+        if seen & NOT_HEX != 0 {
+            return Err(InvalidGuid);
         }
         Ok(Self(value))
     }
@@ -91,16 +134,7 @@ impl FromStr for Guid {
 
 impl fmt::Display for Guid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0;
-        write!(
-            f,
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            (v >> 96) as u32,
-            (v >> 80) as u16,
-            (v >> 64) as u16,
-            (v >> 48) as u16,
-            v & 0xffff_ffff_ffff
-        )
+        f.write_str(self.encode(&mut [0; TEXT_LEN]))
     }
 }
 
@@ -112,7 +146,7 @@ impl fmt::Debug for Guid {
 
 impl serde::Serialize for Guid {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.encode(&mut [0; TEXT_LEN]))
     }
 }
 
@@ -181,6 +215,20 @@ mod tests {
         let random = Guid::new_random().to_string();
         assert_eq!(&random[14..15], "4");
         assert_ne!(Guid::new_random(), Guid::new_random());
+    }
+
+    #[test]
+    fn every_digit_parses_and_prints_lowercase() {
+        let upper = "01234567-89AB-CDEF-0123-456789ABCDEF";
+        let guid: Guid = upper.parse().unwrap();
+        assert_eq!(guid.as_u128(), 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(guid.to_string(), upper.to_ascii_lowercase());
+        assert_eq!(serde_json::to_string(&guid).unwrap(), format!("\"{}\"", upper.to_ascii_lowercase()));
+        for (i, _) in upper.char_indices() {
+            let mut bad = upper.as_bytes().to_vec();
+            bad[i] = if matches!(i, 8 | 13 | 18 | 23) { b'0' } else { b'g' };
+            assert!(String::from_utf8(bad).unwrap().parse::<Guid>().is_err(), "position {i}");
+        }
     }
 
     #[test]

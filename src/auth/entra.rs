@@ -223,7 +223,7 @@ mod tests {
             content_type: Some("application/json".into()),
             request_id: None,
             retry_after: None,
-            body: body.as_bytes().to_vec(),
+            body: body.as_bytes().to_vec().into(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The access token a credential returns.
 
 use std::fmt;
+use std::sync::Arc;
 
+use reqwest::header::HeaderValue;
 use time::OffsetDateTime;
 
 use crate::cache::Expiring;
@@ -12,15 +14,29 @@ use crate::secret::Secret;
 /// Cloning is a reference-count increment. `Debug` never prints the token.
 #[derive(Clone)]
 pub struct AccessToken {
-    token: Secret,
+    shared: Arc<Shared>,
     expires_on: OffsetDateTime,
     refresh_on: Option<OffsetDateTime>,
+}
+
+/// The token and its `Authorization` header, behind one reference count.
+struct Shared {
+    token: Secret,
+    /// `Bearer <token>`, built once: a bearer token is about 1.5 KB, and formatting and
+    /// validating it again for every Power BI call cost more than the rest of the SDK's work
+    /// on the call. `None` if the token cannot be a header value.
+    bearer: Option<HeaderValue>,
 }
 
 impl AccessToken {
     /// A token valid until `expires_on`.
     pub fn new(token: impl Into<Secret>, expires_on: OffsetDateTime) -> Self {
-        Self { token: token.into(), expires_on, refresh_on: None }
+        let token = token.into();
+        let bearer = HeaderValue::try_from(format!("Bearer {}", token.expose_secret())).ok().map(|mut value| {
+            value.set_sensitive(true);
+            value
+        });
+        Self { shared: Arc::new(Shared { token, bearer }), expires_on, refresh_on: None }
     }
 
     /// Sets when the issuer suggests renewing the token (Entra's `refresh_in`).
@@ -31,7 +47,7 @@ impl AccessToken {
 
     /// The bearer token.
     pub fn secret(&self) -> &Secret {
-        &self.token
+        &self.shared.token
     }
 
     /// When the token expires.
@@ -43,12 +59,18 @@ impl AccessToken {
     pub fn refresh_on(&self) -> Option<OffsetDateTime> {
         self.refresh_on
     }
+
+    /// The `Authorization` header value, `Bearer <token>`, marked sensitive; `None` if the
+    /// token holds bytes a header cannot.
+    pub(crate) fn bearer_header(&self) -> Option<&HeaderValue> {
+        self.shared.bearer.as_ref()
+    }
 }
 
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessToken")
-            .field("token", &self.token)
+            .field("token", &self.shared.token)
             .field("expires_on", &self.expires_on)
             .field("refresh_on", &self.refresh_on)
             .finish()
@@ -79,7 +101,7 @@ struct StoredAccessToken<'a> {
 impl crate::cache::Storable for AccessToken {
     fn to_bytes(&self, fetched_at: OffsetDateTime) -> Vec<u8> {
         let stored = StoredAccessToken {
-            t: self.token.expose_secret().into(),
+            t: self.secret().expose_secret().into(),
             e: self.expires_on.unix_timestamp(),
             r: self.refresh_on.map(OffsetDateTime::unix_timestamp),
             f: fetched_at.unix_timestamp(),

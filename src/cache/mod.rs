@@ -57,6 +57,18 @@ const RENEWAL_RETRY_DELAY: time::Duration = time::Duration::seconds(30);
 /// See [`Need::satisfied_by`].
 const MIN_RENEWAL_INTERVAL: time::Duration = time::Duration::minutes(1);
 
+/// A moment as nanoseconds since the Unix epoch. Entries keep their deadlines in this form so a
+/// hit reads the clock once and compares integers: building and comparing `OffsetDateTime`s
+/// cost more than the rest of a hit put together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Moment(i128);
+
+impl From<OffsetDateTime> for Moment {
+    fn from(at: OffsetDateTime) -> Self {
+        Moment(at.unix_timestamp_nanos())
+    }
+}
+
 /// What a caller needs from the cached value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Need {
@@ -75,14 +87,13 @@ impl Need {
     /// still has, assuming the next value lives as long as this one did; so asking too much
     /// renews at most once a minute instead of on every call (Entra calls that a request loop,
     /// AADSTS50196).
-    fn satisfied_by(self, fetched_at: OffsetDateTime, expires_on: OffsetDateTime, now: OffsetDateTime) -> bool {
+    fn satisfied_by(self, fetched_at: Moment, expires_on: Moment, now: Moment) -> bool {
         match self {
             Need::Valid => now < expires_on,
             Need::ValidUntil(until) => {
-                let lifetime = expires_on - fetched_at;
-                // Saturating: a token that "never expires" (year 9999) must not overflow.
-                let attainable = now.saturating_add(lifetime - MIN_RENEWAL_INTERVAL.min(lifetime / 2));
-                now < expires_on && until.min(attainable) <= expires_on
+                let lifetime = expires_on.0 - fetched_at.0;
+                let attainable = now.0 + lifetime - MIN_RENEWAL_INTERVAL.whole_nanoseconds().min(lifetime / 2);
+                now < expires_on && Moment::from(until).0.min(attainable) <= expires_on.0
             }
         }
     }
@@ -120,7 +131,7 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
         // Forget slots whose values have expired, so a cache keyed by end user stays bounded by
         // the number of live tokens rather than growing forever.
         if slots.len() >= 1024 && slots.len().is_power_of_two() {
-            let now = self.clock.now();
+            let now = self.now();
             slots.retain(|_, slot| Arc::strong_count(slot) > 1 || slot.is_live(now));
         }
         let shared_name = self.shared.as_ref().map(|tier| tier.entry_name(&key.key_text()));
@@ -142,7 +153,7 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V>>,
     {
-        let now = self.clock.now();
+        let now = self.now();
         let (generation, due_but_valid) = match slot.peek(now, need) {
             Peek::Fresh(value) => return Ok(value),
             Peek::Due { generation, value } => (generation, Some(value)),
@@ -167,7 +178,7 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
         let _flight = slot.flight.lock().await;
         if slot.generation() != generation {
             // A fetch finished while we waited for it: share its outcome rather than repeat it.
-            if let Some(value) = slot.latest(self.clock.now()) {
+            if let Some(value) = slot.latest(self.now()) {
                 return Ok(value);
             }
             if let Some(error) = slot.last_error() {
@@ -196,18 +207,27 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
         match &outcome {
             Ok(value) => {
                 let refresh_at = self.policy.refresh_at(fetched_at, value.expires_on(), value.refresh_hint());
-                state.entry = Some(Entry { value: value.clone(), refresh_at, fetched_at });
+                state.entry = Some(Entry {
+                    value: value.clone(),
+                    expires_on: value.expires_on().into(),
+                    refresh_at: refresh_at.into(),
+                    fetched_at: fetched_at.into(),
+                });
                 state.last_error = None;
             }
             Err(error) => {
                 state.last_error = Some(error.clone());
                 // A failed renewal of a still-valid value: try again in a while, not on every call.
                 if let Some(entry) = &mut state.entry {
-                    entry.refresh_at = (fetched_at + RENEWAL_RETRY_DELAY).min(entry.value.expires_on());
+                    entry.refresh_at = Moment::from(fetched_at + RENEWAL_RETRY_DELAY).min(entry.expires_on);
                 }
             }
         }
         outcome
+    }
+
+    fn now(&self) -> Moment {
+        Moment(self.clock.now_unix_nanos())
     }
 }
 
@@ -242,8 +262,10 @@ struct SlotState<V> {
 #[derive(Debug)]
 struct Entry<V> {
     value: V,
-    refresh_at: OffsetDateTime,
-    fetched_at: OffsetDateTime,
+    /// `value.expires_on()`, as a [`Moment`].
+    expires_on: Moment,
+    refresh_at: Moment,
+    fetched_at: Moment,
 }
 
 enum Peek<V> {
@@ -261,10 +283,10 @@ impl<V: Expiring> Slot<V> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn peek(&self, now: OffsetDateTime, need: Need) -> Peek<V> {
+    fn peek(&self, now: Moment, need: Need) -> Peek<V> {
         let state = self.read();
         match &state.entry {
-            Some(entry) if need.satisfied_by(entry.fetched_at, entry.value.expires_on(), now) => {
+            Some(entry) if need.satisfied_by(entry.fetched_at, entry.expires_on, now) => {
                 if now < entry.refresh_at {
                     Peek::Fresh(entry.value.clone())
                 } else {
@@ -280,16 +302,16 @@ impl<V: Expiring> Slot<V> {
     }
 
     /// The value of the latest fetch, if it has not expired.
-    fn latest(&self, now: OffsetDateTime) -> Option<V> {
+    fn latest(&self, now: Moment) -> Option<V> {
         let state = self.read();
-        state.entry.as_ref().filter(|e| now < e.value.expires_on()).map(|e| e.value.clone())
+        state.entry.as_ref().filter(|e| now < e.expires_on).map(|e| e.value.clone())
     }
 
     fn last_error(&self) -> Option<Error> {
         self.read().last_error.clone()
     }
 
-    fn is_live(&self, now: OffsetDateTime) -> bool {
+    fn is_live(&self, now: Moment) -> bool {
         self.latest(now).is_some()
     }
 }
@@ -304,13 +326,25 @@ mod tests {
         let fetched = datetime!(2026-11-23 12:00 UTC);
         let never = datetime!(9999-12-31 23:59:59 UTC);
         let later = fetched + time::Duration::hours(1);
-        assert!(Need::ValidUntil(later + time::Duration::minutes(31)).satisfied_by(fetched, never, later));
-        assert!(Need::ValidUntil(never).satisfied_by(fetched, never, later));
-        assert!(Need::Valid.satisfied_by(fetched, never, later));
+        assert!(Need::ValidUntil(later + time::Duration::minutes(31)).satisfied_by(
+            fetched.into(),
+            never.into(),
+            later.into()
+        ));
+        assert!(Need::ValidUntil(never).satisfied_by(fetched.into(), never.into(), later.into()));
+        assert!(Need::Valid.satisfied_by(fetched.into(), never.into(), later.into()));
         // An ordinary token: the cap still applies.
         let expires = fetched + time::Duration::hours(1);
         let now = fetched + time::Duration::minutes(30);
-        assert!(Need::ValidUntil(now + time::Duration::minutes(29)).satisfied_by(fetched, expires, now));
-        assert!(!Need::ValidUntil(now + time::Duration::minutes(31)).satisfied_by(fetched, expires, now));
+        assert!(Need::ValidUntil(now + time::Duration::minutes(29)).satisfied_by(
+            fetched.into(),
+            expires.into(),
+            now.into()
+        ));
+        assert!(!Need::ValidUntil(now + time::Duration::minutes(31)).satisfied_by(
+            fetched.into(),
+            expires.into(),
+            now.into()
+        ));
     }
 }

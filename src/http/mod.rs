@@ -7,6 +7,7 @@ pub(crate) mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::header::HeaderMap;
 
 use crate::clock::Clock;
@@ -35,7 +36,8 @@ pub(crate) struct Reply {
     pub content_type: Option<String>,
     pub request_id: Option<String>,
     pub retry_after: Option<Duration>,
-    pub body: Vec<u8>,
+    /// The buffer reqwest read, not a copy of it.
+    pub body: Bytes,
 }
 
 impl Reply {
@@ -141,7 +143,7 @@ impl HttpPipeline {
         let content_type = header(headers, "content-type");
         let request_id = header(headers, "requestid").or_else(|| header(headers, "x-ms-request-id"));
         let retry_after = header(headers, "retry-after").and_then(|v| retry::parse_retry_after(&v, self.clock.now()));
-        let body = response.bytes().await.map_err(|e| transport_error(service, e))?.to_vec();
+        let body = response.bytes().await.map_err(|e| transport_error(service, e))?;
         Ok(Reply { status, content_type, request_id, retry_after, body })
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
@@ -459,9 +459,12 @@ impl PowerBiClient {
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder, entra: &AccessToken) -> reqwest::RequestBuilder {
-        // `bearer_auth` marks the header sensitive: redacted from `Debug` of the request, and
-        // never put in an HTTP/2 header-compression table.
-        let mut request = request.bearer_auth(entra.secret().expose_secret()).header(ACCEPT, "application/json");
+        let request = match entra.bearer_header() {
+            Some(bearer) => request.header(AUTHORIZATION, bearer.clone()),
+            // Not a valid header value: let reqwest refuse it as it refuses any bad header.
+            None => request.header(AUTHORIZATION, format!("Bearer {}", entra.secret().expose_secret())),
+        };
+        let mut request = request.header(ACCEPT, "application/json");
         if let Some(profile) = &self.inner.profile_id {
             request = request.header(PROFILE_HEADER, profile.clone());
         }

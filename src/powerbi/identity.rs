@@ -141,10 +141,10 @@ impl EffectiveIdentity {
             }
         }
         for (i, id) in self.datasets.iter().enumerate() {
-            check_guid(&field(&format!("datasets[{i}]")), id)?;
+            check_guid(format_args!("identities[{at}].datasets[{i}]"), id)?;
         }
         for (i, id) in self.reports.iter().enumerate() {
-            check_guid(&field(&format!("reports[{i}]")), id)?;
+            check_guid(format_args!("identities[{at}].reports[{i}]"), id)?;
         }
         if self.identity_blob.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::invalid(field("identityBlob"), "is empty"));
@@ -180,13 +180,14 @@ impl fmt::Debug for EffectiveIdentity {
     }
 }
 
-/// Checks that `value` is a GUID, naming `field`.
-pub(crate) fn check_guid(field: &str, value: &str) -> Result<Guid> {
+/// Checks that `value` is a GUID, naming `field`. The name is formatted only for the error:
+/// a request checks each of its ids this way, and the success path should not allocate.
+pub(crate) fn check_guid(field: impl fmt::Display, value: &str) -> Result<Guid> {
     value.trim().parse::<Guid>().map_err(|_| {
         if value.trim().is_empty() {
-            Error::invalid(field.to_owned(), "is empty; expected a GUID")
+            Error::invalid(field.to_string(), "is empty; expected a GUID")
         } else {
-            Error::invalid(field.to_owned(), format!("{value:?} is not a GUID"))
+            Error::invalid(field.to_string(), format!("{value:?} is not a GUID"))
         }
     })
 }

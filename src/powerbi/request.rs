@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::ids::Guid;
 use crate::powerbi::identity::{check_guid, EffectiveIdentity, WireIdentity};
 use crate::secret::Secret;
 
@@ -299,10 +300,16 @@ pub(crate) struct RequestBody {
     hash: u64,
 }
 
+/// Room for a typical body (a few ids and identities), so serializing it does not regrow the
+/// buffer three or four times (each regrowth a reallocation and a copy).
+const TYPICAL_BODY_BYTES: usize = 1024;
+
 impl RequestBody {
     fn serialize(wire: &impl Serialize) -> Result<Self> {
-        let json =
-            serde_json::to_string(wire).map_err(|e| Error::invalid("request", format!("cannot serialize: {e}")))?;
+        let mut json = Vec::with_capacity(TYPICAL_BODY_BYTES);
+        serde_json::to_writer(&mut json, wire)
+            .map_err(|e| Error::invalid("request", format!("cannot serialize: {e}")))?;
+        let json = String::from_utf8(json).expect("serde_json writes UTF-8");
         let mut hasher = DefaultHasher::new();
         json.hash(&mut hasher);
         Ok(Self { json: Arc::from(json), hash: hasher.finish() })
@@ -475,10 +482,7 @@ impl GenerateTokenRequestV2Builder {
             .iter()
             .enumerate()
             .map(|(i, (id, allow_edit))| {
-                Ok(WireV2Report {
-                    id: check_guid(&format!("reports[{i}].id"), id)?.to_string(),
-                    allow_edit: *allow_edit,
-                })
+                Ok(WireV2Report { id: check_guid(format_args!("reports[{i}].id"), id)?, allow_edit: *allow_edit })
             })
             .collect::<Result<Vec<_>>>()?;
         let datasets = self
@@ -486,17 +490,14 @@ impl GenerateTokenRequestV2Builder {
             .iter()
             .enumerate()
             .map(|(i, (id, xmla))| {
-                Ok(WireV2Dataset {
-                    id: check_guid(&format!("datasets[{i}].id"), id)?.to_string(),
-                    xmla_permissions: *xmla,
-                })
+                Ok(WireV2Dataset { id: check_guid(format_args!("datasets[{i}].id"), id)?, xmla_permissions: *xmla })
             })
             .collect::<Result<Vec<_>>>()?;
         let target_workspaces = self
             .target_workspaces
             .iter()
             .enumerate()
-            .map(|(i, id)| Ok(WireId { id: check_guid(&format!("targetWorkspaces[{i}].id"), id)?.to_string() }))
+            .map(|(i, id)| Ok(WireId { id: check_guid(format_args!("targetWorkspaces[{i}].id"), id)? }))
             .collect::<Result<Vec<_>>>()?;
         let lifetime_minutes = check_lifetime(self.lifetime_minutes)?;
         for (i, identity) in self.identities.iter().enumerate() {
@@ -543,7 +544,7 @@ struct WireV2<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireV2Report {
-    id: String,
+    id: Guid,
     #[serde(skip_serializing_if = "Option::is_none")]
     allow_edit: Option<bool>,
 }
@@ -551,14 +552,14 @@ struct WireV2Report {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireV2Dataset {
-    id: String,
+    id: Guid,
     #[serde(skip_serializing_if = "Option::is_none")]
     xmla_permissions: Option<XmlaPermissions>,
 }
 
 #[derive(Serialize)]
 struct WireId {
-    id: String,
+    id: Guid,
 }
 
 /// An identity for DirectQuery data sources with single sign-on (V2 `datasourceIdentities`).
