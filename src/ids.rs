@@ -186,13 +186,23 @@ pub(crate) fn validate_tenant(field: &'static str, tenant: &str) -> Result<Strin
     if domain_like {
         Ok(tenant.to_ascii_lowercase())
     } else {
-        Err(Error::invalid(field, format!("{tenant:?} is neither a GUID nor a domain name")))
+        // Not echoed, for the same reason as a client id (see `validate_client_id`).
+        Err(Error::invalid(field, "is neither a GUID nor a domain name like contoso.onmicrosoft.com"))
     }
 }
 
 /// Checks an Entra application (client) id, which is always a GUID.
+///
+/// The value is not echoed in the error: a client secret pasted into the wrong setting is a
+/// classic slip, and errors end up in logs.
 pub(crate) fn validate_client_id(field: &'static str, client_id: &str) -> Result<String> {
-    Guid::parse_field(field, client_id.trim()).map(|g| g.to_string())
+    let client_id = client_id.trim();
+    if client_id.is_empty() {
+        return Err(Error::invalid(field, "is empty; expected the application (client) id GUID"));
+    }
+    client_id.parse::<Guid>().map(|g| g.to_string()).map_err(|_| {
+        Error::invalid(field, "is not a GUID; expected the application (client) id, 8-4-4-4-12 hexadecimal digits")
+    })
 }
 
 #[cfg(test)]
@@ -243,5 +253,12 @@ mod tests {
     #[test]
     fn client_id_must_be_a_guid() {
         assert_eq!(validate_client_id("client_id", "my-app").unwrap_err().field(), Some("client_id"));
+        let pasted_secret = "Abc8Q~not-a-guid-but-a-secret-value";
+        for err in [
+            validate_client_id("client_id", pasted_secret).unwrap_err(),
+            validate_tenant("tenant_id", pasted_secret).unwrap_err(),
+        ] {
+            assert!(!err.to_string().contains(pasted_secret) && !format!("{err:?}").contains(pasted_secret), "{err}");
+        }
     }
 }
