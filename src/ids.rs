@@ -23,12 +23,17 @@ pub struct Guid(u128);
 
 impl Guid {
     /// Parses `value`, naming `field` in the error.
-    pub(crate) fn parse_field(field: &'static str, value: &str) -> Result<Self> {
+    pub(crate) fn parse_field(field: impl fmt::Display, value: &str) -> Result<Self> {
+        // The field name is formatted only for the error: a request checks each of its ids this
+        // way, and the success path should not allocate.
         value.parse().map_err(|_: InvalidGuid| {
             if value.trim().is_empty() {
-                Error::invalid(field, "is empty; expected a GUID like 00000000-0000-0000-0000-000000000000")
+                Error::invalid(field.to_string(), "is empty; expected a GUID like 00000000-0000-0000-0000-000000000000")
             } else {
-                Error::invalid(field, format!("{value:?} is not a GUID (expected 8-4-4-4-12 hexadecimal digits)"))
+                Error::invalid(
+                    field.to_string(),
+                    format!("{value:?} is not a GUID (expected 8-4-4-4-12 hexadecimal digits)"),
+                )
             }
         })
     }

@@ -141,10 +141,10 @@ impl EffectiveIdentity {
             }
         }
         for (i, id) in self.datasets.iter().enumerate() {
-            check_guid(format_args!("identities[{at}].datasets[{i}]"), id)?;
+            Guid::parse_field(format_args!("identities[{at}].datasets[{i}]"), id.trim())?;
         }
         for (i, id) in self.reports.iter().enumerate() {
-            check_guid(format_args!("identities[{at}].reports[{i}]"), id)?;
+            Guid::parse_field(format_args!("identities[{at}].reports[{i}]"), id.trim())?;
         }
         if self.identity_blob.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::invalid(field("identityBlob"), "is empty"));
@@ -178,18 +178,6 @@ impl fmt::Debug for EffectiveIdentity {
             .field("auditable_context", &self.auditable_context)
             .finish()
     }
-}
-
-/// Checks that `value` is a GUID, naming `field`. The name is formatted only for the error:
-/// a request checks each of its ids this way, and the success path should not allocate.
-pub(crate) fn check_guid(field: impl fmt::Display, value: &str) -> Result<Guid> {
-    value.trim().parse::<Guid>().map_err(|_| {
-        if value.trim().is_empty() {
-            Error::invalid(field.to_string(), "is empty; expected a GUID")
-        } else {
-            Error::invalid(field.to_string(), format!("{value:?} is not a GUID"))
-        }
-    })
 }
 
 /// Ids in the form Power BI writes them (lowercase, no braces, no surrounding spaces), as every

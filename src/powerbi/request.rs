@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ids::Guid;
-use crate::powerbi::identity::{check_guid, EffectiveIdentity, WireIdentity};
+use crate::powerbi::identity::{EffectiveIdentity, WireIdentity};
 use crate::secret::Secret;
 
 /// What an embed token lets the user do.
@@ -210,7 +210,7 @@ impl GenerateTokenRequestBuilder {
     pub fn build(self) -> Result<GenerateTokenRequest> {
         self.check_access()?;
         let dataset_id = match (&self.dataset_id, self.target) {
-            (Some(id), TokenTarget::ReportCreation) => Some(check_guid("datasetId", id)?.to_string()),
+            (Some(id), TokenTarget::ReportCreation) => Some(Guid::parse_field("datasetId", id.trim())?.to_string()),
             (None, TokenTarget::ReportCreation) => {
                 return Err(Error::invalid(
                     "datasetId",
@@ -482,7 +482,10 @@ impl GenerateTokenRequestV2Builder {
             .iter()
             .enumerate()
             .map(|(i, (id, allow_edit))| {
-                Ok(WireV2Report { id: check_guid(format_args!("reports[{i}].id"), id)?, allow_edit: *allow_edit })
+                Ok(WireV2Report {
+                    id: Guid::parse_field(format_args!("reports[{i}].id"), id.trim())?,
+                    allow_edit: *allow_edit,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let datasets = self
@@ -490,14 +493,17 @@ impl GenerateTokenRequestV2Builder {
             .iter()
             .enumerate()
             .map(|(i, (id, xmla))| {
-                Ok(WireV2Dataset { id: check_guid(format_args!("datasets[{i}].id"), id)?, xmla_permissions: *xmla })
+                Ok(WireV2Dataset {
+                    id: Guid::parse_field(format_args!("datasets[{i}].id"), id.trim())?,
+                    xmla_permissions: *xmla,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let target_workspaces = self
             .target_workspaces
             .iter()
             .enumerate()
-            .map(|(i, id)| Ok(WireId { id: check_guid(format_args!("targetWorkspaces[{i}].id"), id)? }))
+            .map(|(i, id)| Ok(WireId { id: Guid::parse_field(format_args!("targetWorkspaces[{i}].id"), id.trim())? }))
             .collect::<Result<Vec<_>>>()?;
         let lifetime_minutes = check_lifetime(self.lifetime_minutes)?;
         for (i, identity) in self.identities.iter().enumerate() {
