@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use powerbi_embed::testing::SafeMockServer;
 use powerbi_embed::{
     AadClient, ClientSecretCredential, Cloud, DeviceCodeCredential, Error, GenerateTokenRequest,
     GenerateTokenRequestV2, ManagedIdentityCredential, ManagedIdentityId, ManualClock, PowerBiClient,
@@ -18,7 +19,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use wiremock::matchers::{body_json, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
 const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
@@ -59,8 +60,8 @@ fn assert_invalid(result: Result<impl std::fmt::Debug, Error>, field: &str) {
 
 /// Strict fakes with no routes, and a client pointed at them.
 struct NoNetwork {
-    entra: MockServer,
-    powerbi: MockServer,
+    entra: SafeMockServer,
+    powerbi: SafeMockServer,
     client: PowerBiClient,
 }
 
@@ -358,7 +359,7 @@ async fn a_token_request_with_empty_scopes_names_scopes() {
 // Inputs that are valid but extreme: accepted, and never a panic.
 
 /// Fakes that answer one Entra token and one GenerateToken whose body is `expected`.
-async fn generate_token_fakes(clock: &ManualClock, expected: serde_json::Value) -> (MockServer, MockServer) {
+async fn generate_token_fakes(clock: &ManualClock, expected: serde_json::Value) -> (SafeMockServer, SafeMockServer) {
     let (entra, powerbi) = (strict_server().await, strict_server().await);
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))

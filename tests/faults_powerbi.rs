@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use faults_support::*;
+use powerbi_embed::testing::SafeMockServer;
 use powerbi_embed::{
     ClientSecretCredential, Clock, Error, GenerateTokenRequest, ManualClock, PowerBiClient, PowerBiClientBuilder,
     RetryPolicy, TransportErrorKind,
@@ -18,7 +19,7 @@ use powerbi_embed::{
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
 const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
@@ -86,8 +87,8 @@ fn in_minutes(clock: &ManualClock, minutes: i64) -> String {
 
 /// A fake Entra that issues one token, a strict fake Power BI, and a manual clock.
 struct Fakes {
-    entra: MockServer,
-    powerbi: MockServer,
+    entra: SafeMockServer,
+    powerbi: SafeMockServer,
     clock: ManualClock,
 }
 

@@ -7,13 +7,14 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use powerbi_embed::testing::SafeMockServer;
 use powerbi_embed::{
     AadClient, ClientSecretCredential, Clock, EffectiveIdentity, Error, GenerateTokenRequest, GenerateTokenRequestV2,
     ManualClock, PowerBiClient, RefreshPolicy, RetryPolicy, XmlaPermissions,
 };
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, header_exists, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
 const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
@@ -25,8 +26,8 @@ const TOKEN_ID: &str = "49ae3742-54c0-4c29-af52-619ff93b5c80";
 const ENTRA_TOKEN: &str = "entra-access-token";
 
 struct Fakes {
-    entra: MockServer,
-    powerbi: MockServer,
+    entra: SafeMockServer,
+    powerbi: SafeMockServer,
     clock: ManualClock,
 }
 

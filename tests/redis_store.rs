@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use common::redis_server::{dump, start_cluster, RedisServer};
 use common::*;
+use powerbi_embed::testing::SafeMockServer;
 use powerbi_embed::{
     AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, PowerBiClient, RedisStore, SharedCache,
     TokenStore,
 };
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const KEY: [u8; 32] = [0x3c; 32];
 const SECRET: &str = "redis-test-secret";
@@ -66,7 +67,7 @@ impl Respond for Numbered {
 }
 
 /// An Entra fake that must see exactly `expected` token requests.
-async fn entra(delay: Duration, expected: u64) -> MockServer {
+async fn entra(delay: Duration, expected: u64) -> SafeMockServer {
     let server = strict_server().await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
@@ -78,7 +79,7 @@ async fn entra(delay: Duration, expected: u64) -> MockServer {
 }
 
 /// A Power BI fake with one `GenerateToken` route per user, each expected exactly once.
-async fn powerbi_once_per_user(users: &[&str], delay: Duration) -> MockServer {
+async fn powerbi_once_per_user(users: &[&str], delay: Duration) -> SafeMockServer {
     let server = strict_server().await;
     for user in users {
         Mock::given(method("POST"))

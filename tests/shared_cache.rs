@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::*;
+use powerbi_embed::testing::SafeMockServer;
 use powerbi_embed::{
     AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, MemoryStore, PowerBiClient,
     SharedCache, StoreError, TokenStore,
@@ -29,7 +30,7 @@ fn replica(entra: &MockServer, shared: SharedCache) -> AadClient {
         .unwrap()
 }
 
-async fn entra_answering_once(token: &str) -> MockServer {
+async fn entra_answering_once(token: &str) -> SafeMockServer {
     let entra = strict_server().await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))

@@ -31,6 +31,7 @@
 
 mod entra;
 mod powerbi;
+mod server;
 mod state;
 
 use std::sync::Arc;
@@ -41,14 +42,16 @@ use wiremock::{Mock, MockServer};
 
 use crate::auth::{AadClient, ClientSecretCredential};
 use crate::powerbi::PowerBiClient;
+pub use server::SafeMockServer;
 use state::FakeState;
 pub use state::{FakeItems, RecordedRequest};
 
-/// A running fake of both services. The servers stop when it is dropped.
+/// A running fake of both services. The servers stop when it is dropped, and dropping it is
+/// safe from any task (see [`SafeMockServer`]).
 #[derive(Debug)]
 pub struct FakeServices {
-    entra: MockServer,
-    powerbi: MockServer,
+    entra: SafeMockServer,
+    powerbi: SafeMockServer,
     state: Arc<FakeState>,
 }
 
@@ -200,8 +203,8 @@ impl FakeServicesBuilder {
     /// Starts both servers on loopback.
     pub async fn start(self) -> FakeServices {
         let state = Arc::new(FakeState::new(self.config));
-        let entra = MockServer::start().await;
-        let powerbi = MockServer::start().await;
+        let entra = SafeMockServer::start().await;
+        let powerbi = SafeMockServer::start().await;
         Mock::given(method("POST"))
             .and(path_regex(r"^/[^/]+/oauth2/(v2\.0/)?token$"))
             .respond_with(entra::TokenEndpoint::new(state.clone(), entra.uri()))

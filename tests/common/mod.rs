@@ -7,6 +7,7 @@ pub mod redis_server;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use powerbi_embed::testing::SafeMockServer;
 use powerbi_embed::{AadClient, ManualClock, RetryPolicy, TokenCredential};
 use serde_json::json;
 use time::macros::datetime;
@@ -23,9 +24,10 @@ pub fn clock() -> ManualClock {
     ManualClock::new(datetime!(2026-11-23 12:00 UTC))
 }
 
-/// A mock server whose unmatched requests answer 500 and fail verification on drop.
-pub async fn strict_server() -> MockServer {
-    let server = MockServer::start().await;
+/// A mock server whose unmatched requests answer 500 and fail verification on drop. It is a
+/// [`SafeMockServer`], so dropping it at the end of a test that awaited many tasks cannot spin.
+pub async fn strict_server() -> SafeMockServer {
+    let server = SafeMockServer::start().await;
     Mock::given(any())
         .respond_with(ResponseTemplate::new(500).set_body_string("unexpected route in test"))
         .with_priority(u8::MAX)
