@@ -1,5 +1,6 @@
-//! The published Power BI schema (`shared/contract/powerbi-embed.swagger.json`) as strict
-//! JSON-schema validators, shared by the schema and property tests.
+//! The published Power BI schema (`tests/fixtures/contract/powerbi-embed.swagger.json`, vendored
+//! from Microsoft; see `SOURCE.md` beside it) as strict JSON-schema validators, shared by the
+//! schema and property tests.
 //!
 //! Swagger 2.0 schemas are a dialect of JSON Schema draft 4, so each definition is checked as
 //! `{"$ref": "#/definitions/<Name>", "definitions": <swagger definitions>}` under draft 4, with
@@ -20,8 +21,9 @@ use std::sync::OnceLock;
 use jsonschema::{Draft, Validator};
 use serde_json::{json, Map, Value};
 
-/// Where CI keeps `shared/`: beside the repository.
-pub const SWAGGER_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/contract/powerbi-embed.swagger.json");
+/// The vendored copy (see `tests/fixtures/contract/SOURCE.md`).
+pub const SWAGGER_PATH: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/contract/powerbi-embed.swagger.json");
 
 /// The swagger file's `definitions`, as published.
 pub fn published_definitions() -> &'static Map<String, Value> {
