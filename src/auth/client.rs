@@ -13,7 +13,7 @@ use crate::cache::{Need, RefreshPolicy, SharedCache, Slot, TokenCache};
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
 use crate::error::Result;
-use crate::http::url::parse_base_url;
+use crate::http::url::{check_scheme, parse_base_url};
 use crate::http::{default_http_client, HttpPipeline, RetryPolicy};
 
 /// Acquires and caches Entra access tokens for Power BI.
@@ -279,6 +279,8 @@ impl AadClientBuilder {
             Some(host) => parse_base_url("authority_host", host)?,
             None => self.cloud.authority_host(),
         };
+        // A built-in cloud's host is https: refused here when the build has no TLS backend.
+        check_scheme("authority_host", &authority_host)?;
         let mut default_scopes = self.scopes.unwrap_or_else(|| vec![self.cloud.scope()]);
         default_scopes.retain(|s| !s.trim().is_empty());
         if default_scopes.is_empty() {

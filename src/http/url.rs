@@ -28,11 +28,21 @@ pub(crate) fn parse_base_url(field: &'static str, input: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// Whether this build can speak `https` (the `rustls` or `native-tls` feature).
+pub(crate) const HAS_TLS: bool = cfg!(any(feature = "rustls", feature = "native-tls"));
+
 /// `https`, or `http` to a loopback host (what local fakes and tests use). Plain `http`
-/// anywhere else would send tokens in clear text.
+/// anywhere else would send tokens in clear text. A build without a TLS backend
+/// (`--no-default-features`) refuses `https` here, at construction, instead of failing every
+/// request later with a transport error.
 pub(crate) fn check_scheme(field: &'static str, url: &Url) -> Result<()> {
     match url.scheme() {
-        "https" => Ok(()),
+        "https" if HAS_TLS => Ok(()),
+        "https" => Err(Error::invalid(
+            field,
+            "https needs a TLS backend, and this build of powerbi-embed has none: enable its `rustls` \
+             (default) or `native-tls` feature; without one, only http to loopback hosts works",
+        )),
         "http" if is_loopback(url) => Ok(()),
         "http" => Err(Error::invalid(
             field,
@@ -63,11 +73,10 @@ mod tests {
 
     #[test]
     fn http_only_to_loopback() {
-        for ok in
-            ["http://127.0.0.1:8080", "http://127.9.9.9", "http://[::1]:1", "http://LOCALHOST", "https://example.com"]
-        {
+        for ok in ["http://127.0.0.1:8080", "http://127.9.9.9", "http://[::1]:1", "http://LOCALHOST"] {
             assert!(parse_base_url("api_base", ok).is_ok(), "{ok}");
         }
+        assert_eq!(parse_base_url("api_base", "https://example.com").is_ok(), HAS_TLS);
         for bad in [
             "http://10.0.0.1",
             "http://example.com",
@@ -78,6 +87,14 @@ mod tests {
             let err = parse_base_url("api_base", bad).unwrap_err();
             assert_eq!(err.field(), Some("api_base"), "{bad}");
         }
+    }
+
+    #[test]
+    #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+    fn without_a_tls_backend_https_is_refused_naming_the_features() {
+        let err = parse_base_url("api_base", "https://api.powerbi.com/v1.0/myorg").unwrap_err();
+        assert_eq!(err.field(), Some("api_base"));
+        assert!(err.to_string().contains("`rustls`") && err.to_string().contains("`native-tls`"), "{err}");
     }
 
     #[test]

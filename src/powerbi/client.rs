@@ -12,7 +12,7 @@ use url::Url;
 use crate::auth::{AadClient, AccessToken};
 use crate::cache::{Need, RefreshPolicy, SharedCache, TokenCache};
 use crate::error::{Error, Result};
-use crate::http::url::parse_base_url;
+use crate::http::url::{check_scheme, parse_base_url};
 use crate::http::{default_http_client, parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy};
 use crate::ids::Guid;
 use crate::powerbi::embed_config::EmbedConfig;
@@ -590,6 +590,8 @@ impl PowerBiClientBuilder {
             Some(base) => parse_base_url("api_base", base)?,
             None => self.aad.cloud().api_base(),
         };
+        // A built-in cloud's API base is https: refused here when the build has no TLS backend.
+        check_scheme("api_base", &api_base)?;
         let profile_id = match &self.profile_id {
             Some(id) => Some(
                 HeaderValue::from_str(&Guid::parse_field("profile_id", id)?.to_string())
