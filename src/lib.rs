@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
+// docs.rs builds with `--cfg docsrs` on nightly: feature-gated items show which feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
 pub(crate) mod cache;
