@@ -17,17 +17,26 @@ use wiremock::{Mock, ResponseTemplate};
 /// Far above the milliseconds a drop takes; only reached if the drop spins.
 const HANG: Duration = Duration::from_secs(60);
 
-/// Runs `scenario` on a current-thread runtime inside a spawned task (tasks start each poll with
-/// a full budget of 128) and reports whether it finished in time.
+/// Runs `scenario` on a current-thread runtime of a thread of its own.
+fn on_own_runtime<Fut>(scenario: Fut) -> std::thread::JoinHandle<()>
+where
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(scenario)
+    })
+}
+
+/// Runs `scenario` inside a spawned task (tasks start each poll with a full budget of 128) and
+/// reports whether it finished in time.
 fn finishes<F, Fut>(scenario: F) -> bool
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move { tokio::spawn(scenario()).await.unwrap() });
+    on_own_runtime(async move {
+        tokio::spawn(scenario()).await.unwrap();
         let _ = done.send(());
     });
     finished.recv_timeout(HANG).is_ok()
@@ -69,18 +78,15 @@ fn fake_services_drop_from_a_task_with_no_budget_left() {
 
 #[test]
 fn a_failed_expectation_still_fails_the_test_that_drops_the_server() {
-    let outcome = std::thread::spawn(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let server = SafeMockServer::start().await;
-            Mock::given(any())
-                .respond_with(ResponseTemplate::new(204))
-                .named("never called")
-                .expect(1)
-                .mount(&server)
-                .await;
-            drop(server);
-        });
+    let outcome = on_own_runtime(async {
+        let server = SafeMockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(204))
+            .named("never called")
+            .expect(1)
+            .mount(&server)
+            .await;
+        drop(server);
     })
     .join();
     let panic = outcome.expect_err("an unmet .expect(1) must panic on drop");
@@ -94,14 +100,11 @@ fn a_failed_expectation_still_fails_the_test_that_drops_the_server() {
 
 #[test]
 fn a_thread_that_is_already_panicking_does_not_abort_on_drop() {
-    let outcome = std::thread::spawn(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let server = SafeMockServer::start().await;
-            Mock::given(any()).respond_with(ResponseTemplate::new(204)).expect(1).mount(&server).await;
-            let _server = server;
-            panic!("the test's own failure");
-        });
+    let outcome = on_own_runtime(async {
+        let server = SafeMockServer::start().await;
+        Mock::given(any()).respond_with(ResponseTemplate::new(204)).expect(1).mount(&server).await;
+        let _server = server;
+        panic!("the test's own failure");
     })
     .join();
     let panic = outcome.expect_err("the test's own panic propagates");
