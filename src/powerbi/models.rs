@@ -223,33 +223,51 @@ pub struct Tile {
     pub dataset_id: Option<String>,
 }
 
-/// A dataset (semantic model) in a workspace. Field names follow the API, which spells several
-/// of them in PascalCase.
+/// A dataset (semantic model) in a workspace.
+///
+/// The live service spells every field in camelCase (`createReportEmbedURL`, `qnaEmbedURL`,
+/// `isEffectiveIdentityRequired`, ...), where Microsoft's swagger says PascalCase
+/// (`CreateReportEmbedURL`, ...); both spellings are read.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Dataset {
     /// The dataset id.
+    #[serde(alias = "Id")]
     pub id: String,
     /// Its name.
-    #[serde(default)]
+    #[serde(default, alias = "Name")]
     pub name: String,
     /// The Q&A embed URL.
-    #[serde(default, rename = "QnaEmbedURL")]
+    #[serde(default, rename = "qnaEmbedURL", alias = "QnaEmbedURL")]
     pub qna_embed_url: Option<String>,
     /// The URL that report creation embeds.
-    #[serde(default, rename = "CreateReportEmbedURL")]
+    #[serde(default, rename = "createReportEmbedURL", alias = "CreateReportEmbedURL")]
     pub create_report_embed_url: Option<String>,
     /// The URL to open it in Power BI.
-    #[serde(default, rename = "webUrl")]
+    #[serde(default, alias = "WebUrl")]
     pub web_url: Option<String>,
     /// Whether row-level security applies (an embed token then needs an identity).
-    #[serde(default, rename = "IsEffectiveIdentityRequired")]
+    #[serde(default, alias = "IsEffectiveIdentityRequired")]
     pub is_effective_identity_required: Option<bool>,
     /// Whether RLS roles are required.
-    #[serde(default, rename = "IsEffectiveIdentityRolesRequired")]
+    #[serde(default, alias = "IsEffectiveIdentityRolesRequired")]
     pub is_effective_identity_roles_required: Option<bool>,
+    /// Whether it can be refreshed.
+    #[serde(default, alias = "IsRefreshable")]
+    pub is_refreshable: Option<bool>,
+    /// Whether it needs an on-premises data gateway.
+    #[serde(default, alias = "IsOnPremGatewayRequired")]
+    pub is_on_prem_gateway_required: Option<bool>,
+    /// When it was created, as the service wrote it (an RFC 3339 date-time, e.g.
+    /// `2024-07-23T23:44:55.707Z`).
+    #[serde(default, alias = "CreatedDate")]
+    pub created_date: Option<String>,
+    /// Its storage mode, e.g. `Abf` (import) or `PremiumFiles` (large format).
+    #[serde(default, alias = "TargetStorageMode")]
+    pub target_storage_mode: Option<String>,
     /// Who configured it.
-    #[serde(default, rename = "configuredBy")]
+    #[serde(default, alias = "ConfiguredBy")]
     pub configured_by: Option<String>,
 }
 

@@ -163,7 +163,8 @@ fn error(status: u16, error: &str, code: i64, message: &str) -> ResponseTemplate
     );
     ResponseTemplate::new(status).set_body_json(json!({
         "error": error,
-        "error_description": format!("AADSTS{code}: {message} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {stamp}"),
+        // Entra separates the ids from the message with CRLF.
+        "error_description": format!("AADSTS{code}: {message}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {stamp}"),
         "error_codes": [code],
         "timestamp": stamp,
         "trace_id": trace_id,

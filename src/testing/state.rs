@@ -89,6 +89,17 @@ impl RecordedRequest {
     }
 }
 
+/// What the fake Power BI makes of a bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenState {
+    /// Issued by the fake Entra, valid until the given time.
+    Valid(OffsetDateTime),
+    /// Issued by the fake Entra, but expired.
+    Expired,
+    /// Not a token the fake Entra issued.
+    Unknown,
+}
+
 #[derive(Debug)]
 pub(crate) struct FakeState {
     pub config: FakeConfig,
@@ -131,9 +142,13 @@ impl FakeState {
         (token, expires)
     }
 
-    /// The expiry of a bearer token this fake issued, if it is known and unexpired.
-    pub fn access_token_expiry(&self, token: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        lock(&self.access_tokens).get(token).copied().filter(|expires| *expires > now)
+    /// Whether a bearer token is one this fake issued, and still valid.
+    pub fn access_token_state(&self, token: &str, now: OffsetDateTime) -> TokenState {
+        match lock(&self.access_tokens).get(token).copied() {
+            Some(expires) if expires > now => TokenState::Valid(expires),
+            Some(_) => TokenState::Expired,
+            None => TokenState::Unknown,
+        }
     }
 
     pub fn issue_refresh_token(&self) -> String {
