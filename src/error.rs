@@ -288,6 +288,9 @@ impl PowerBiError {
         if text.contains("exceeded the amount of embed tokens") {
             return Some("the capacity's embed-token quota is used up: cache and reuse embed tokens, or move the workspace to a capacity");
         }
+        if matches!(self.challenge_error(), Some("insufficient_claims" | "interaction_required")) {
+            return Some("a Conditional Access policy wants a new token that meets the claims in WWW-Authenticate: sign in again");
+        }
         let reason = self.error_info.as_deref().filter(|r| !r.is_empty()).unwrap_or(code);
         match reason {
             "ServicePrincipalIsNotAllowedByTenantAdminSwitch" => {
@@ -312,6 +315,27 @@ impl PowerBiError {
             429 => "throttled by Power BI: slow down, cache embed tokens",
             _ => return None,
         })
+    }
+
+    /// What `Display` shows of the body: the message, then up to three distinct detail texts.
+    /// Details whose code names a message (`DetailsMessage`, `...UnderlyingErrorMessage`) come
+    /// first, and when there are any the others (HRESULTs, data source kinds) are left out.
+    fn texts(&self) -> Vec<&str> {
+        let is_message =
+            |d: &&PowerBiErrorDetail| d.code.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains("message"));
+        let wordy: Vec<&PowerBiErrorDetail> = self.details.iter().filter(is_message).collect();
+        let details: Vec<&PowerBiErrorDetail> = if wordy.is_empty() { self.details.iter().collect() } else { wordy };
+        let mut texts: Vec<&str> = self.message.iter().map(String::as_str).collect();
+        let limit = texts.len() + 3;
+        for detail in details {
+            if texts.len() == limit {
+                break;
+            }
+            if !texts.contains(&detail.message.as_str()) {
+                texts.push(&detail.message);
+            }
+        }
+        texts
     }
 
     /// The `error` parameter of the `WWW-Authenticate` challenge, e.g. `insufficient_claims`.
@@ -346,13 +370,10 @@ impl fmt::Display for PowerBiError {
         if let Some(code) = &self.code {
             write!(f, " {code}")?;
         }
-        // The message, or (when the body had none, as with `pbi.error` bodies) the details.
-        let mut texts = self.message.iter().map(String::as_str).chain(
-            self.details.iter().map(|d| d.message.as_str()).filter(|d| Some(*d) != self.message.as_deref()),
-        );
-        if let Some(first) = texts.next() {
+        let texts = self.texts();
+        if let Some((first, rest)) = texts.split_first() {
             write!(f, ": {}", first_line(first))?;
-            for text in texts.take(2) {
+            for text in rest {
                 write!(f, "; {}", first_line(text))?;
             }
         }

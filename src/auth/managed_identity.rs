@@ -520,8 +520,8 @@ fn app_service_date_time(text: &str) -> Option<OffsetDateTime> {
     };
     let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
     let date = time::Date::from_calendar_date(i32::from(year), month, u8::try_from(day).ok()?).ok()?;
-    let clock = time::Time::from_hms(u8::try_from(hour).ok()?, u8::try_from(minute).ok()?, u8::try_from(second).ok()?)
-        .ok()?;
+    let clock =
+        time::Time::from_hms(u8::try_from(hour).ok()?, u8::try_from(minute).ok()?, u8::try_from(second).ok()?).ok()?;
     let offset = time::UtcOffset::from_hms(sign * offset_hours, sign * offset_minutes, 0).ok()?;
     Some(date.with_time(clock).assume_offset(offset))
 }
@@ -536,11 +536,15 @@ fn parse_token(reply: &Reply, now: OffsetDateTime) -> Result<AccessToken> {
     let expires_on = match &body.expires_on {
         None => None,
         Some(raw) => Some(raw.epoch_seconds().ok_or_else(|| {
-            reply.unexpected(SERVICE, "expires_on is neither epoch seconds nor a date-time such as 05/22/2021 17:14:33 +00:00")
+            reply.unexpected(
+                SERVICE,
+                "expires_on is neither epoch seconds nor a date-time such as 05/22/2021 17:14:33 +00:00",
+            )
         })?),
     };
     let from_expires_on = expires_on.map(|epoch| expiry(reply, SERVICE, now, None, Some(epoch))).transpose()?;
-    let from_expires_in = body.expires_in.map(|seconds| expiry(reply, SERVICE, now, Some(seconds), None)).transpose()?;
+    let from_expires_in =
+        body.expires_in.map(|seconds| expiry(reply, SERVICE, now, Some(seconds), None)).transpose()?;
     let expires = match (from_expires_on, from_expires_in) {
         (Some(on), Some(within)) => on.min(within),
         (Some(on), None) => on,

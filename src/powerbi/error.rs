@@ -131,7 +131,10 @@ mod tests {
     #[test]
     fn unknown_json_and_non_json_bodies_are_kept_raw() {
         assert_eq!(parse(&reply(500, r#"{"unexpected":1}"#)).raw_body.as_deref(), Some(r#"{"unexpected":1}"#));
-        assert_eq!(parse(&reply(502, "<html>bad gateway</html>")).raw_body.as_deref(), Some("<html>bad gateway</html>"));
+        assert_eq!(
+            parse(&reply(502, "<html>bad gateway</html>")).raw_body.as_deref(),
+            Some("<html>bad gateway</html>")
+        );
         let long = "x".repeat(5000);
         assert_eq!(parse(&reply(500, &long)).raw_body.map(|b| b.len()), Some(RAW_BODY_LIMIT));
         let e = parse(&reply(401, "  "));
