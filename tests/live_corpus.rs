@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use powerbi_embed::testing::FakeServices;
 use powerbi_embed::{
     AadClient, ClientSecretCredential, DeviceCodeCredential, EmbedType, EntraEndpoint, Error, GenerateTokenRequest,
     GenerateTokenRequestV2, ManagedIdentityCredential, ManagedIdentityId, ManualClock, PowerBiClient, ReportType,
@@ -802,4 +803,62 @@ async fn app_service_expiry_in_epoch_seconds_and_in_both_date_time_forms() {
         let now = expires_on - time::Duration::minutes(30);
         assert_eq!(managed_identity_token(file, true, now).await, expires_on, "{file}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `testing` fake
+
+/// The top-level field names of a JSON object.
+fn keys(value: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    value.as_object().expect("an object").keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn the_testing_fake_answers_as_the_recordings_do() {
+    let fake = FakeServices::start().await;
+    let bearer = fake.aad_client().token().await.unwrap().secret().expose_secret().to_owned();
+    let http = reqwest::Client::new();
+    let get = |rest: String, bearer: String| {
+        let url = format!("{}/v1.0/myorg/groups/{}/{rest}", fake.api_base(), fake.workspace_id());
+        let request = http.get(url).bearer_auth(bearer);
+        async move { request.send().await.unwrap() }
+    };
+    let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
+
+    // Items: the same fields, in the same (camelCase) spelling, as the live answers.
+    let first = |file: &str| recording(file).body_json()["value"][0].clone();
+    let items = [
+        (format!("reports/{}", fake.report_id()), recording("powerbi/get-report-in-group.dagster.http").body_json()),
+        (format!("dashboards/{}", fake.dashboard_id()), first("powerbi/get-dashboards-in-group.dagster.http")),
+        (
+            format!("dashboards/{}/tiles/{}", fake.dashboard_id(), fake.tile_id()),
+            first("powerbi/get-tiles-in-group.dagster.http"),
+        ),
+        (format!("datasets/{}", fake.dataset_id()), recording("powerbi/get-dataset-in-group.dagster.http").body_json()),
+    ];
+    for (rest, live) in items {
+        let answer = get(rest.clone(), bearer.clone()).await;
+        assert_eq!(answer.status(), 200, "{rest}");
+        assert!(answer.headers().contains_key("requestid"), "{rest}");
+        assert_eq!(keys(&json(&answer.bytes().await.unwrap())), keys(&live), "{rest}");
+    }
+
+    // An unknown item: the recorded pbi.error body, exactly.
+    let answer = get("reports/00000000-0000-4000-8000-000000000404".to_owned(), bearer.clone()).await;
+    assert_eq!(answer.status(), 404);
+    assert!(answer.headers().contains_key("requestid"));
+    let recorded = recording("powerbi-errors/404-entity-not-found.issue-devscope-66.http");
+    assert_eq!(json(&answer.bytes().await.unwrap()), recorded.body_json());
+
+    // A token it did not issue, and a workspace it does not serve: empty bodies, the reason in
+    // X-PowerBI-Error-Info only.
+    let answer = get(format!("reports/{}", fake.report_id()), "not-a-token".to_owned()).await;
+    let info = answer.headers().get("x-powerbi-error-info").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!((answer.status().as_u16(), info.as_deref()), (403, Some("InvalidToken")));
+    assert!(answer.bytes().await.unwrap().is_empty());
+    let url = format!("{}/v1.0/myorg/groups/{}/reports", fake.api_base(), dagster::WORKSPACE);
+    let answer = http.get(url).bearer_auth(&bearer).send().await.unwrap();
+    let info = answer.headers().get("x-powerbi-error-info").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!((answer.status().as_u16(), info.as_deref()), (401, Some("GroupNotAccessible")));
+    assert!(answer.bytes().await.unwrap().is_empty());
 }

@@ -99,16 +99,20 @@ impl PowerBiApi {
         let items = &self.state.config.items;
         let (workspace, base) = (&items.workspace_id, APP_HOST);
         match kind {
+            // The fields of the live answers in tests/fixtures/live/powerbi/*.dagster.http.
             "reports" if same_id(id, &items.report_id) => Some(json!({
-                "id": items.report_id, "name": "Fake sales report", "reportType": "PowerBIReport",
-                "datasetId": items.dataset_id, "isOwnedByMe": true,
-                "embedUrl": format!("{base}/reportEmbed?reportId={}&groupId={workspace}", items.report_id),
+                "id": items.report_id, "reportType": "PowerBIReport", "name": "Fake sales report",
                 "webUrl": format!("{base}/groups/{workspace}/reports/{}", items.report_id),
+                "embedUrl": format!("{base}/reportEmbed?reportId={}&groupId={workspace}", items.report_id),
+                "isFromPbix": true, "isOwnedByMe": true,
+                "datasetId": items.dataset_id, "datasetWorkspaceId": workspace,
+                "users": [], "subscriptions": [],
             })),
             "dashboards" if same_id(id, &items.dashboard_id) => Some(json!({
                 "id": items.dashboard_id, "displayName": "Fake dashboard", "isReadOnly": false,
-                "embedUrl": format!("{base}/dashboardEmbed?dashboardId={}&groupId={workspace}", items.dashboard_id),
                 "webUrl": format!("{base}/groups/{workspace}/dashboards/{}", items.dashboard_id),
+                "embedUrl": format!("{base}/dashboardEmbed?dashboardId={}&groupId={workspace}", items.dashboard_id),
+                "users": [], "subscriptions": [],
             })),
             // The live service spells these fields in camelCase (the swagger says PascalCase);
             // see tests/fixtures/live/powerbi/dataset.json.
@@ -122,6 +126,7 @@ impl PowerBiApi {
                 "createReportEmbedURL": format!("{base}/reportEmbed?groupId={workspace}"),
                 "qnaEmbedURL": format!("{base}/qnaEmbed?groupId={workspace}"),
                 "upstreamDatasets": [], "users": [],
+                "queryScaleOutSettings": {"autoSyncReadOnlyReplicas": true, "maxReadOnlyReplicas": 0},
             })),
             _ => None,
         }

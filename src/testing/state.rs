@@ -167,3 +167,19 @@ impl FakeState {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_valid_until_they_expire_and_unknown_otherwise() {
+        let state = FakeState::new(FakeConfig::default());
+        let now = time::macros::datetime!(2026-11-23 12:00 UTC);
+        let (token, expires) = state.issue_access_token(now);
+        assert_eq!(expires, now + time::Duration::hours(1));
+        assert_eq!(state.access_token_state(&token, now), TokenState::Valid(expires));
+        assert_eq!(state.access_token_state(&token, expires), TokenState::Expired);
+        assert_eq!(state.access_token_state("forged", now), TokenState::Unknown);
+    }
+}
