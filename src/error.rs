@@ -552,6 +552,16 @@ mod tests {
     }
 
     #[test]
+    fn challenge_parameters_are_read_quoted_or_bare_and_never_from_a_longer_name() {
+        let challenge = r#"Bearer error_description="no", authorization_uri="https://login.windows.net/x", error="insufficient_claims", claims="eyJ""#;
+        assert_eq!(challenge_param(challenge, "error"), Some("insufficient_claims"));
+        assert_eq!(challenge_param(challenge, "error_description"), Some("no"));
+        assert_eq!(challenge_param("Bearer realm=x, error=invalid_token", "error"), Some("invalid_token"));
+        assert_eq!(challenge_param("Bearer x_error=\"a\"", "error"), None);
+        assert_eq!(challenge_param("Bearer", "error"), None);
+    }
+
+    #[test]
     fn entra_display_prefers_hint_and_keeps_ids() {
         let e = EntraError {
             status: 401,
