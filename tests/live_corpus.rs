@@ -862,3 +862,50 @@ async fn the_testing_fake_answers_as_the_recordings_do() {
     assert_eq!((answer.status().as_u16(), info.as_deref()), (401, Some("GroupNotAccessible")));
     assert!(answer.bytes().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_testing_fakes_entra_answers_have_the_recorded_fields() {
+    let fake = FakeServices::start().await;
+    let http = reqwest::Client::new();
+    let post = |endpoint: &str, form: Vec<(&'static str, String)>| {
+        let url = format!("{}/{}/{endpoint}", fake.authority_host(), fake.tenant_id());
+        let request = http.post(url).form(&form);
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            (status, serde_json::from_slice::<serde_json::Value>(&answer.bytes().await.unwrap()).unwrap())
+        }
+    };
+    let app = |secret: &str, scope: (&'static str, &str)| {
+        vec![
+            ("client_id", fake.client_id().to_owned()),
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_secret", secret.to_owned()),
+            (scope.0, scope.1.to_owned()),
+        ]
+    };
+
+    let v2 = post(
+        "oauth2/v2.0/token",
+        app(fake.client_secret(), ("scope", "https://analysis.windows.net/powerbi/api/.default")),
+    )
+    .await;
+    let recorded = recording("entra/v2-token-client-credentials.reconstructed.http").body_json();
+    assert_eq!((v2.0, keys(&v2.1)), (200, keys(&recorded)));
+    assert!(v2.1["expires_in"].is_number());
+
+    let v1 = post("oauth2/token", app(fake.client_secret(), ("resource", POWERBI_RESOURCE))).await;
+    let recorded = recording("entra/v1-token-client-credentials.learn.http").body_json();
+    assert_eq!((v1.0, keys(&v1.1)), (200, keys(&recorded)));
+    for field in ["expires_in", "expires_on", "not_before"] {
+        assert!(v1.1[field].as_str().is_some_and(|v| v.parse::<i64>().is_ok()), "{field}: {}", v1.1[field]);
+    }
+    assert_eq!(v1.1["resource"], POWERBI_RESOURCE);
+
+    let refused =
+        post("oauth2/v2.0/token", app("wrong", ("scope", "https://analysis.windows.net/powerbi/api/.default"))).await;
+    let recorded = recording("entra/v2-error-7000215.issue-teamsfx-8621.http");
+    assert_eq!((refused.0, keys(&refused.1)), (recorded.status, keys(&recorded.body_json())));
+    let description = refused.1["error_description"].as_str().unwrap();
+    assert!(description.starts_with("AADSTS7000215: ") && description.contains("\r\nTrace ID: "), "{description}");
+}
