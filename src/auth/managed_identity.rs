@@ -679,6 +679,38 @@ mod tests {
     }
 
     #[test]
+    fn expiry_is_the_earlier_of_expires_on_and_expires_in_and_an_unreadable_expires_on_is_refused() {
+        use time::macros::datetime;
+        let reply = |body: &str| Reply {
+            status: 200,
+            content_type: Some("application/json".into()),
+            request_id: None,
+            retry_after: None,
+            error_info: None,
+            www_authenticate: None,
+            body: body.as_bytes().to_vec().into(),
+        };
+        let now = datetime!(2021-05-22 17:00 UTC);
+        let expiry = |body: &str| parse_token(&reply(body), now).map(|t| t.expires_on());
+        let token = r#""access_token":"a","token_type":"Bearer""#;
+        // A cached token: expires_on (17:14:33) comes before now + expires_in (18:00).
+        let cached = format!(r#"{{{token},"expires_in":"3600","expires_on":"1621703673"}}"#);
+        assert_eq!(expiry(&cached).unwrap(), datetime!(2021-05-22 17:14:33 UTC));
+        // A clock running behind: now + expires_in (17:10) comes first.
+        let behind = format!(r#"{{{token},"expires_in":600,"expires_on":1621703673}}"#);
+        assert_eq!(expiry(&behind).unwrap(), datetime!(2021-05-22 17:10 UTC));
+        let date_time = format!(r#"{{{token},"expires_on":"05/22/2021 17:14:33 +00:00"}}"#);
+        assert_eq!(expiry(&date_time).unwrap(), datetime!(2021-05-22 17:14:33 UTC));
+        for bad in [r#""2021-05-22T17:14:33Z""#, r#""soon""#, "true"] {
+            let err = expiry(&format!(r#"{{{token},"expires_on":{bad}}}"#)).unwrap_err();
+            assert!(matches!(err, Error::UnexpectedResponse(_)), "{bad}: {err:?}");
+            assert!(!err.to_string().contains("\"a\""), "{err}");
+        }
+        let past = format!(r#"{{{token},"expires_on":"05/22/2021 16:59:00 +00:00"}}"#);
+        assert!(expiry(&past).unwrap_err().to_string().contains("already expired"));
+    }
+
+    #[test]
     fn error_detail_reads_both_dialects() {
         let imds = br#"{"error":"invalid_request","error_description":"Identity not found"}"#;
         assert_eq!(error_detail(imds).as_deref(), Some("Identity not found (invalid_request)"));
