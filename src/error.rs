@@ -164,6 +164,8 @@ pub struct EntraError {
     pub correlation_id: Option<String>,
     /// A refinement of `error` for some interactive failures (e.g. `bad_token`).
     pub suberror: Option<String>,
+    /// The page that explains the error, e.g. `https://login.microsoftonline.com/error?code=7000215`.
+    pub error_uri: Option<String>,
 }
 
 impl EntraError {
@@ -224,36 +226,84 @@ impl fmt::Display for EntraError {
 impl std::error::Error for EntraError {}
 
 /// An error status from the Power BI REST API.
+///
+/// The live service answers errors in several shapes, all kept here: `{"error": {"code",
+/// "message"}}`; `{"error": {"code", "pbi.error": {"details": [...]}}}` with no message (the
+/// text is in the details); `{"Message": ...}` or `{"message": ...}` (e.g. a 429); or an empty
+/// body whose only clue is the `X-PowerBI-Error-Info` header (e.g. `GroupNotAccessible`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PowerBiError {
     /// HTTP status.
     pub status: u16,
-    /// `error.code`, e.g. `PowerBIEntityNotFound`, when the body had one.
+    /// `error.code` (or `error["pbi.error"].code`), e.g. `PowerBIEntityNotFound`, when the body
+    /// had one.
     pub code: Option<String>,
-    /// `error.message`, when the body had one.
+    /// `error.message`, or a top-level `message` / `Message`, when the body had one.
     pub message: Option<String>,
+    /// What the body's detail lists said: `error.details[].message` and
+    /// `error["pbi.error"].details[].detail.value`, in order (at most 16).
+    pub details: Vec<PowerBiErrorDetail>,
     /// The `RequestId` response header: quote it to Microsoft support.
     pub request_id: Option<String>,
+    /// The `X-PowerBI-Error-Info` response header, e.g.
+    /// `ServicePrincipalIsNotAllowedByTenantAdminSwitch`, `GroupNotAccessible`, `TokenExpired`.
+    pub error_info: Option<String>,
+    /// The `WWW-Authenticate` response header (a 401's challenge, e.g. a claims challenge).
+    pub www_authenticate: Option<String>,
     /// The `Retry-After` of a 429 answer.
     pub retry_after: Option<Duration>,
-    /// The raw error body when it was not the usual JSON shape (truncated to 1 KiB).
+    /// The raw error body when it was none of the shapes above (truncated to 1 KiB).
     pub raw_body: Option<String>,
+}
+
+/// One entry of a Power BI error body's detail list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PowerBiErrorDetail {
+    /// The entry's code (`pbi.error` details) or target (`error.details`), if any.
+    pub code: Option<String>,
+    /// Its text: `detail.value` or `message`.
+    pub message: String,
 }
 
 impl PowerBiError {
     /// What to do about the common failures.
     pub fn hint(&self) -> Option<&'static str> {
-        let message = self.message.as_deref().unwrap_or_default().to_ascii_lowercase();
+        let mut text = self.message.as_deref().unwrap_or_default().to_ascii_lowercase();
+        for detail in &self.details {
+            text.push(' ');
+            text.push_str(&detail.message.to_ascii_lowercase());
+        }
         let code = self.code.as_deref().unwrap_or_default();
-        if message.contains("shouldn't have effective identity") {
+        if text.contains("shouldn't have effective identity") || text.contains("identity shouldn't be provided") {
             return Some("this dataset has no row-level security: remove the effective identities");
         }
-        if message.contains("requires effective identity") {
+        if text.contains("requires roles to be included") {
+            return Some("this dataset's row-level security needs roles: add the role names to the effective identity");
+        }
+        if text.contains("requires effective identity") {
             return Some("this dataset uses row-level security: add an effective identity (username, roles)");
         }
-        if message.contains("exceeded the amount of embed tokens") {
+        if text.contains("exceeded the amount of embed tokens") {
             return Some("the capacity's embed-token quota is used up: cache and reuse embed tokens, or move the workspace to a capacity");
+        }
+        if matches!(self.challenge_error(), Some("insufficient_claims" | "interaction_required")) {
+            return Some("a Conditional Access policy wants a new token that meets the claims in WWW-Authenticate: sign in again");
+        }
+        let reason = self.error_info.as_deref().filter(|r| !r.is_empty()).unwrap_or(code);
+        match reason {
+            "ServicePrincipalIsNotAllowedByTenantAdminSwitch" => {
+                return Some("the tenant setting 'Service principals can use Fabric APIs' is off, or this service principal is not in the security group it allows");
+            }
+            "GroupNotAccessible" => {
+                return Some("this identity is not a member of the workspace: add the service principal (or master user) as Member or Admin");
+            }
+            "UserNotLicensed" => return Some("the master user has no Power BI Pro or Premium Per User licence"),
+            "TokenExpired" | "InvalidToken" => {
+                return Some("Power BI refused the Entra access token (expired, or not issued for the Power BI resource): request a new one");
+            }
+            _ => {}
         }
         Some(match self.status {
             401 | 403 => {
@@ -266,6 +316,52 @@ impl PowerBiError {
             _ => return None,
         })
     }
+
+    /// What `Display` shows of the body: the message, then up to three distinct detail texts.
+    /// Details whose code names a message (`DetailsMessage`, `...UnderlyingErrorMessage`) come
+    /// first, and when there are any the others (HRESULTs, data source kinds) are left out.
+    fn texts(&self) -> Vec<&str> {
+        let is_message =
+            |d: &&PowerBiErrorDetail| d.code.as_deref().is_some_and(|c| c.to_ascii_lowercase().contains("message"));
+        let wordy: Vec<&PowerBiErrorDetail> = self.details.iter().filter(is_message).collect();
+        let details: Vec<&PowerBiErrorDetail> = if wordy.is_empty() { self.details.iter().collect() } else { wordy };
+        let mut texts: Vec<&str> = self.message.iter().map(String::as_str).collect();
+        let limit = texts.len() + 3;
+        for detail in details {
+            if texts.len() == limit {
+                break;
+            }
+            if !texts.contains(&detail.message.as_str()) {
+                texts.push(&detail.message);
+            }
+        }
+        texts
+    }
+
+    /// The `error` parameter of the `WWW-Authenticate` challenge, e.g. `insufficient_claims`.
+    pub fn challenge_error(&self) -> Option<&str> {
+        challenge_param(self.www_authenticate.as_deref()?, "error")
+    }
+}
+
+/// A quoted or bare `name=value` parameter of an HTTP authentication challenge.
+fn challenge_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = challenge;
+    while let Some(at) = rest.find(name) {
+        let before_ok = at == 0 || matches!(rest.as_bytes()[at - 1], b' ' | b',');
+        let after = &rest[at + name.len()..];
+        if before_ok {
+            if let Some(value) = after.trim_start().strip_prefix('=') {
+                let value = value.trim_start();
+                return Some(match value.strip_prefix('"') {
+                    Some(quoted) => quoted.split('"').next().unwrap_or_default(),
+                    None => value.split([',', ' ']).next().unwrap_or_default(),
+                });
+            }
+        }
+        rest = after;
+    }
+    None
 }
 
 impl fmt::Display for PowerBiError {
@@ -274,8 +370,18 @@ impl fmt::Display for PowerBiError {
         if let Some(code) = &self.code {
             write!(f, " {code}")?;
         }
-        if let Some(message) = &self.message {
-            write!(f, ": {message}")?;
+        let texts = self.texts();
+        if let Some((first, rest)) = texts.split_first() {
+            write!(f, ": {}", first_line(first))?;
+            for text in rest {
+                write!(f, "; {}", first_line(text))?;
+            }
+        }
+        if let Some(info) = &self.error_info {
+            write!(f, " [X-PowerBI-Error-Info {info}]")?;
+        }
+        if let Some(error) = self.challenge_error() {
+            write!(f, " [WWW-Authenticate error {error}]")?;
         }
         if let Some(hint) = self.hint() {
             write!(f, " ({hint})")?;
@@ -285,6 +391,16 @@ impl fmt::Display for PowerBiError {
         }
         Ok(())
     }
+}
+
+/// The first line of a service text, at most 300 characters.
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default().trim();
+    let mut short: String = line.chars().take(300).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short
 }
 
 impl std::error::Error for PowerBiError {}
@@ -436,6 +552,16 @@ mod tests {
     }
 
     #[test]
+    fn challenge_parameters_are_read_quoted_or_bare_and_never_from_a_longer_name() {
+        let challenge = r#"Bearer error_description="no", authorization_uri="https://login.windows.net/x", error="insufficient_claims", claims="eyJ""#;
+        assert_eq!(challenge_param(challenge, "error"), Some("insufficient_claims"));
+        assert_eq!(challenge_param(challenge, "error_description"), Some("no"));
+        assert_eq!(challenge_param("Bearer realm=x, error=invalid_token", "error"), Some("invalid_token"));
+        assert_eq!(challenge_param("Bearer x_error=\"a\"", "error"), None);
+        assert_eq!(challenge_param("Bearer", "error"), None);
+    }
+
+    #[test]
     fn entra_display_prefers_hint_and_keeps_ids() {
         let e = EntraError {
             status: 401,
@@ -446,6 +572,7 @@ mod tests {
             trace_id: Some("t-1".into()),
             correlation_id: Some("c-1".into()),
             suberror: None,
+            error_uri: None,
         };
         assert_eq!(
             e.to_string(),

@@ -33,7 +33,9 @@ pub use cache::RedisStore;
 pub use cache::{Expiring, MemoryStore, RefreshPolicy, SharedCache, StoreError, TokenStore};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};
-pub use error::{EntraError, Error, PowerBiError, Result, TransportError, TransportErrorKind, UnexpectedResponse};
+pub use error::{
+    EntraError, Error, PowerBiError, PowerBiErrorDetail, Result, TransportError, TransportErrorKind, UnexpectedResponse,
+};
 pub use http::RetryPolicy;
 pub use ids::{Guid, InvalidGuid};
 pub use powerbi::{

@@ -1320,6 +1320,11 @@ fn power_bi_error_body() -> impl Strategy<Value = ErrorBody> {
         ErrorBody::Json(json!({"error": null})),
         ErrorBody::Json(json!({})),
         ErrorBody::Json(json!({"Message": "An error has occurred."})),
+        ErrorBody::Json(json!({"message": "You have exceeded the amount of requests allowed"})),
+        ErrorBody::Json(json!({"error": {"code": "C", "pbi.error": {"code": "C", "parameters": {}, "details": [
+            {"code": "DetailsMessage", "detail": {"type": 1, "value": "v"}}], "exceptionCulprit": 1}}})),
+        ErrorBody::Json(json!({"error": {"pbi.error": {"code": "Inner", "details": []}}})),
+        ErrorBody::Json(json!({"error": {"code": "", "message": "   "}})),
         ErrorBody::Empty,
         ErrorBody::Html,
     ])
@@ -1343,20 +1348,27 @@ fn generate_reply() -> impl Strategy<Value = GenerateReply> {
 
 /// The `(code, message, has raw body)` a Power BI error body should give.
 fn expected_power_bi_error(body: &ErrorBody) -> (Option<String>, Option<String>, bool) {
+    // A field counts when it is a non-empty string; anything else in it is ignored.
+    let text = |object: &serde_json::Map<String, Value>, name: &str| {
+        object.get(name).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+    };
     match body {
         ErrorBody::Empty => (None, None, false),
         ErrorBody::Html => (None, None, true),
-        ErrorBody::Json(value) => match value.get("error") {
-            Some(Value::Object(detail)) => {
-                let code = optional_string(detail.get("code"));
-                let message = optional_string(detail.get("message"));
-                match (code, message) {
-                    (Ok(code), Ok(message)) => (code.map(str::to_owned), message.map(str::to_owned), false),
-                    _ => (None, None, true),
-                }
-            }
-            _ => (None, None, true),
-        },
+        ErrorBody::Json(value) => {
+            // `{"error": {...}}`, or the same fields at the top level (`{"Message": ...}`).
+            let error = match value.get("error") {
+                Some(Value::Object(error)) => error,
+                _ => value.as_object().expect("the strategy's bodies are objects"),
+            };
+            let pbi = error.get("pbi.error").and_then(Value::as_object);
+            let code = text(error, "code").or_else(|| pbi.and_then(|p| text(p, "code")));
+            let message = text(error, "message").or_else(|| text(error, "Message"));
+            let details = error.get("details").and_then(Value::as_array).is_some_and(|d| !d.is_empty())
+                || pbi.and_then(|p| p.get("details")).and_then(Value::as_array).is_some_and(|d| !d.is_empty());
+            let understood = code.is_some() || message.is_some() || details;
+            (code, message, !understood)
+        }
     }
 }
 
@@ -1471,16 +1483,18 @@ fn kinds(item: Item) -> &'static [(&'static str, Kind)] {
             ("id", RequiredString),
             ("name", Text),
             ("configuredBy", OptionalText),
-            ("CreatedDate", Unread),
+            // The fixture spells these as the swagger does (PascalCase); the live camelCase is
+            // covered by tests/live_corpus.rs and the models' casing tests.
+            ("CreatedDate", OptionalText),
             ("webUrl", OptionalText),
             ("QnaEmbedURL", OptionalText),
             ("CreateReportEmbedURL", OptionalText),
             ("IsEffectiveIdentityRequired", OptionalBool),
             ("IsEffectiveIdentityRolesRequired", OptionalBool),
-            ("IsOnPremGatewayRequired", Unread),
-            ("IsRefreshable", Unread),
+            ("IsOnPremGatewayRequired", OptionalBool),
+            ("IsRefreshable", OptionalBool),
             ("addRowsAPIEnabled", Unread),
-            ("targetStorageMode", Unread),
+            ("targetStorageMode", OptionalText),
         ],
     }
 }

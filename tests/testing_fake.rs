@@ -98,7 +98,12 @@ async fn powerbi_checks_the_bearer_token_and_the_items() {
     .unwrap();
     let client = PowerBiClient::builder(forged).api_base(fake.api_base()).build().unwrap();
     let err = client.report(fake.workspace_id(), fake.report_id()).await.unwrap_err();
-    assert_eq!(err.status(), Some(401));
+    // As the live service: 403, an empty body, the reason only in X-PowerBI-Error-Info.
+    let refused = err.as_power_bi().unwrap();
+    assert_eq!(
+        (refused.status, refused.code.as_deref(), refused.error_info.as_deref()),
+        (403, None, Some("InvalidToken"))
+    );
     assert!(err.request_id().is_some());
 
     let client = fake.powerbi_client();
@@ -109,7 +114,9 @@ async fn powerbi_checks_the_bearer_token_and_the_items() {
         .report_embed_token(missing, fake.report_id(), &GenerateTokenRequest::report_view().build().unwrap())
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(404));
+    let refused = err.as_power_bi().unwrap();
+    assert_eq!((refused.status, refused.error_info.as_deref()), (401, Some("GroupNotAccessible")));
+    assert!(err.to_string().contains("not a member of the workspace"), "{err}");
 }
 
 #[tokio::test]

@@ -108,6 +108,7 @@ pub(crate) struct ErrorBody {
     pub trace_id: Option<String>,
     pub correlation_id: Option<String>,
     pub suberror: Option<String>,
+    pub error_uri: Option<String>,
 }
 
 /// Reads a token-endpoint reply: a grant, an [`EntraError`], or an unexpected response.
@@ -190,6 +191,7 @@ pub(crate) fn entra_error(reply: &Reply) -> Error {
             trace_id: body.trace_id,
             correlation_id: body.correlation_id,
             suberror: body.suberror,
+            error_uri: body.error_uri,
         })),
         Err(_) => reply.unexpected(SERVICE, "error status without an OAuth error body"),
     }
@@ -223,6 +225,8 @@ mod tests {
             content_type: Some("application/json".into()),
             request_id: None,
             retry_after: None,
+            error_info: None,
+            www_authenticate: None,
             body: body.as_bytes().to_vec().into(),
         }
     }

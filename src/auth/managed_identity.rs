@@ -458,17 +458,100 @@ struct TokenBody {
     token_type: Option<String>,
     #[serde(default, deserialize_with = "number_or_string")]
     expires_in: Option<i64>,
-    #[serde(default, deserialize_with = "number_or_string")]
-    expires_on: Option<i64>,
+    #[serde(default)]
+    expires_on: Option<ExpiresOn>,
 }
 
-/// Reads a success reply. Both sources send `expires_on` as a string of epoch seconds; IMDS
-/// also sends `expires_in`, which is preferred as it does not depend on the two clocks agreeing.
+/// `expires_on` as the sources write it: epoch seconds as a number or a string (IMDS, App
+/// Service 2019-08-01), or a date-time string such as `"05/22/2021 17:14:33 +00:00"` (App
+/// Service on Linux) or `"1/16/2020 5:24:12 AM +00:00"` (App Service on Windows).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ExpiresOn {
+    Epoch(i64),
+    Text(String),
+}
+
+impl ExpiresOn {
+    fn epoch_seconds(&self) -> Option<i64> {
+        match self {
+            ExpiresOn::Epoch(seconds) => Some(*seconds),
+            ExpiresOn::Text(text) => {
+                let text = text.trim();
+                text.parse().ok().or_else(|| app_service_date_time(text).map(OffsetDateTime::unix_timestamp))
+            }
+        }
+    }
+}
+
+/// `M/D/YYYY H:MM:SS [AM|PM] ±HH:MM`, the .NET general date-time form App Service wrote.
+fn app_service_date_time(text: &str) -> Option<OffsetDateTime> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let (date, clock, meridiem, offset) = match parts.as_slice() {
+        [date, clock, offset] => (*date, *clock, None, *offset),
+        [date, clock, meridiem, offset] => (*date, *clock, Some(meridiem.to_ascii_uppercase()), *offset),
+        _ => return None,
+    };
+    let numbers = |text: &str, separator: char| -> Option<Vec<u16>> {
+        text.split(separator).map(|n| n.parse().ok()).collect::<Option<Vec<u16>>>()
+    };
+    let (month, day, year) = match numbers(date, '/')?.as_slice() {
+        [month, day, year] if *year >= 1970 => (*month, *day, *year),
+        _ => return None,
+    };
+    let (mut hour, minute, second) = match numbers(clock, ':')?.as_slice() {
+        [hour, minute, second] => (*hour, *minute, *second),
+        _ => return None,
+    };
+    match meridiem.as_deref() {
+        None => {}
+        Some("AM") if (1..=12).contains(&hour) => hour %= 12,
+        Some("PM") if (1..=12).contains(&hour) => hour = hour % 12 + 12,
+        Some(_) => return None,
+    }
+    let (sign, offset) = match offset.split_at_checked(1)? {
+        ("+", rest) => (1i8, rest),
+        ("-", rest) => (-1i8, rest),
+        _ => return None,
+    };
+    let (offset_hours, offset_minutes) = match numbers(offset, ':')?.as_slice() {
+        [h, m] => (i8::try_from(*h).ok()?, i8::try_from(*m).ok()?),
+        _ => return None,
+    };
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(i32::from(year), month, u8::try_from(day).ok()?).ok()?;
+    let clock =
+        time::Time::from_hms(u8::try_from(hour).ok()?, u8::try_from(minute).ok()?, u8::try_from(second).ok()?).ok()?;
+    let offset = time::UtcOffset::from_hms(sign * offset_hours, sign * offset_minutes, 0).ok()?;
+    Some(date.with_time(clock).assume_offset(offset))
+}
+
+/// Reads a success reply. The expiry is `expires_on` when the source sends it: `expires_in`
+/// counts from when the token was issued, and IMDS hands out cached tokens, so now +
+/// `expires_in` can lie minutes past the real expiry. When both are sent the earlier wins,
+/// which also guards against this machine's clock running behind.
 fn parse_token(reply: &Reply, now: OffsetDateTime) -> Result<AccessToken> {
     let body: TokenBody = parse_json(reply, SERVICE, "token response")?;
     let token = bearer_token(reply, SERVICE, body.access_token, body.token_type.as_deref())?;
-    let expires_on = expiry(reply, SERVICE, now, body.expires_in, body.expires_on)?;
-    Ok(AccessToken::new(token, expires_on))
+    let expires_on = match &body.expires_on {
+        None => None,
+        Some(raw) => Some(raw.epoch_seconds().ok_or_else(|| {
+            reply.unexpected(
+                SERVICE,
+                "expires_on is neither epoch seconds nor a date-time such as 05/22/2021 17:14:33 +00:00",
+            )
+        })?),
+    };
+    let from_expires_on = expires_on.map(|epoch| expiry(reply, SERVICE, now, None, Some(epoch))).transpose()?;
+    let from_expires_in =
+        body.expires_in.map(|seconds| expiry(reply, SERVICE, now, Some(seconds), None)).transpose()?;
+    let expires = match (from_expires_on, from_expires_in) {
+        (Some(on), Some(within)) => on.min(within),
+        (Some(on), None) => on,
+        (None, Some(within)) => within,
+        (None, None) => expiry(reply, SERVICE, now, None, None)?,
+    };
+    Ok(AccessToken::new(token, expires))
 }
 
 /// The human-readable part of an error body: IMDS sends OAuth's `error` / `error_description`,
@@ -563,6 +646,68 @@ mod tests {
     fn backoff_doubles_from_one_second_and_is_capped() {
         let waits: Vec<u64> = (1..=6).map(|a| backoff(a).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 8, 8]);
+    }
+
+    #[test]
+    fn app_service_date_times_are_read_in_both_platform_forms() {
+        use time::macros::datetime;
+        let linux = app_service_date_time("05/22/2021 17:14:33 +00:00");
+        assert_eq!(linux, Some(datetime!(2021-05-22 17:14:33 UTC)));
+        let windows = app_service_date_time("1/16/2020 5:24:12 AM +00:00");
+        assert_eq!(windows, Some(datetime!(2020-01-16 5:24:12 UTC)));
+        assert_eq!(app_service_date_time("1/16/2020 5:24:12 PM +00:00"), Some(datetime!(2020-01-16 17:24:12 UTC)));
+        assert_eq!(app_service_date_time("1/16/2020 12:05:00 AM +00:00"), Some(datetime!(2020-01-16 0:05 UTC)));
+        assert_eq!(app_service_date_time("1/16/2020 12:05:00 PM +00:00"), Some(datetime!(2020-01-16 12:05 UTC)));
+        assert_eq!(app_service_date_time("11/05/2021 15:18:31 +01:30"), Some(datetime!(2021-11-05 13:48:31 UTC)));
+        assert_eq!(app_service_date_time("11/05/2021 15:18:31 -02:00"), Some(datetime!(2021-11-05 17:18:31 UTC)));
+        for bad in [
+            "",
+            "2021-05-22T17:14:33Z",
+            "13/22/2021 17:14:33 +00:00",
+            "05/32/2021 17:14:33 +00:00",
+            "05/22/2021 24:00:00 +00:00",
+            "05/22/2021 13:00:00 PM +00:00",
+            "05/22/2021 0:00:00 AM +00:00",
+            "05/22/2021 17:14:33 00:00",
+            "05/22/2021 17:14:33 +99:00",
+            "05/22/2021 17:14 +00:00",
+            "05/22/99999 17:14:33 +00:00",
+            "05/22/2021 17:14:33 XM +00:00",
+        ] {
+            assert_eq!(app_service_date_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn expiry_is_the_earlier_of_expires_on_and_expires_in_and_an_unreadable_expires_on_is_refused() {
+        use time::macros::datetime;
+        let reply = |body: &str| Reply {
+            status: 200,
+            content_type: Some("application/json".into()),
+            request_id: None,
+            retry_after: None,
+            error_info: None,
+            www_authenticate: None,
+            body: body.as_bytes().to_vec().into(),
+        };
+        let now = datetime!(2021-05-22 17:00 UTC);
+        let expiry = |body: &str| parse_token(&reply(body), now).map(|t| t.expires_on());
+        let token = r#""access_token":"a","token_type":"Bearer""#;
+        // A cached token: expires_on (17:14:33) comes before now + expires_in (18:00).
+        let cached = format!(r#"{{{token},"expires_in":"3600","expires_on":"1621703673"}}"#);
+        assert_eq!(expiry(&cached).unwrap(), datetime!(2021-05-22 17:14:33 UTC));
+        // A clock running behind: now + expires_in (17:10) comes first.
+        let behind = format!(r#"{{{token},"expires_in":600,"expires_on":1621703673}}"#);
+        assert_eq!(expiry(&behind).unwrap(), datetime!(2021-05-22 17:10 UTC));
+        let date_time = format!(r#"{{{token},"expires_on":"05/22/2021 17:14:33 +00:00"}}"#);
+        assert_eq!(expiry(&date_time).unwrap(), datetime!(2021-05-22 17:14:33 UTC));
+        for bad in [r#""2021-05-22T17:14:33Z""#, r#""soon""#, "true"] {
+            let err = expiry(&format!(r#"{{{token},"expires_on":{bad}}}"#)).unwrap_err();
+            assert!(matches!(err, Error::UnexpectedResponse(_)), "{bad}: {err:?}");
+            assert!(!err.to_string().contains("\"a\""), "{err}");
+        }
+        let past = format!(r#"{{{token},"expires_on":"05/22/2021 16:59:00 +00:00"}}"#);
+        assert!(expiry(&past).unwrap_err().to_string().contains("already expired"));
     }
 
     #[test]

@@ -36,6 +36,12 @@ pub(crate) struct Reply {
     pub content_type: Option<String>,
     pub request_id: Option<String>,
     pub retry_after: Option<Duration>,
+    /// Power BI's `X-PowerBI-Error-Info` header: on a 401 / 403 with an empty body, the only
+    /// reason given (e.g. `ServicePrincipalIsNotAllowedByTenantAdminSwitch`).
+    pub error_info: Option<String>,
+    /// The `WWW-Authenticate` challenge of a 401 (never a secret: it names the authority and
+    /// the error, not the token).
+    pub www_authenticate: Option<String>,
     /// The buffer reqwest read, not a copy of it.
     pub body: Bytes,
 }
@@ -143,8 +149,10 @@ impl HttpPipeline {
         let content_type = header(headers, "content-type");
         let request_id = header(headers, "requestid").or_else(|| header(headers, "x-ms-request-id"));
         let retry_after = header(headers, "retry-after").and_then(|v| retry::parse_retry_after(&v, self.clock.now()));
+        let error_info = header(headers, "x-powerbi-error-info");
+        let www_authenticate = header(headers, "www-authenticate");
         let body = response.bytes().await.map_err(|e| transport_error(service, e))?;
-        Ok(Reply { status, content_type, request_id, retry_after, body })
+        Ok(Reply { status, content_type, request_id, retry_after, error_info, www_authenticate, body })
     }
 }
 

@@ -320,7 +320,7 @@ impl PowerBiClient {
             self.dataset(workspace_id, dataset_id),
             self.report_creation_embed_token(workspace_id, request)
         )?;
-        let url = non_empty_url(dataset.create_report_embed_url.unwrap_or_default(), "dataset (CreateReportEmbedURL)")?;
+        let url = non_empty_url(dataset.create_report_embed_url.unwrap_or_default(), "dataset (createReportEmbedURL)")?;
         Ok(EmbedConfig::report_creation(dataset.id, url, token))
     }
 
@@ -374,7 +374,7 @@ impl PowerBiClient {
             self.dataset(workspace_id, dataset_id),
             self.dataset_embed_token(workspace_id, dataset_id, request)
         )?;
-        let url = non_empty_url(dataset.qna_embed_url.unwrap_or_default(), "dataset (QnaEmbedURL)")?;
+        let url = non_empty_url(dataset.qna_embed_url.unwrap_or_default(), "dataset (qnaEmbedURL)")?;
         Ok(EmbedConfig::qna(dataset.id, url, token))
     }
 

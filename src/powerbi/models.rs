@@ -223,33 +223,51 @@ pub struct Tile {
     pub dataset_id: Option<String>,
 }
 
-/// A dataset (semantic model) in a workspace. Field names follow the API, which spells several
-/// of them in PascalCase.
+/// A dataset (semantic model) in a workspace.
+///
+/// The live service spells every field in camelCase (`createReportEmbedURL`, `qnaEmbedURL`,
+/// `isEffectiveIdentityRequired`, ...), where Microsoft's swagger says PascalCase
+/// (`CreateReportEmbedURL`, ...); both spellings are read.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Dataset {
     /// The dataset id.
+    #[serde(alias = "Id")]
     pub id: String,
     /// Its name.
-    #[serde(default)]
+    #[serde(default, alias = "Name")]
     pub name: String,
     /// The Q&A embed URL.
-    #[serde(default, rename = "QnaEmbedURL")]
+    #[serde(default, rename = "qnaEmbedURL", alias = "QnaEmbedURL")]
     pub qna_embed_url: Option<String>,
     /// The URL that report creation embeds.
-    #[serde(default, rename = "CreateReportEmbedURL")]
+    #[serde(default, rename = "createReportEmbedURL", alias = "CreateReportEmbedURL")]
     pub create_report_embed_url: Option<String>,
     /// The URL to open it in Power BI.
-    #[serde(default, rename = "webUrl")]
+    #[serde(default, alias = "WebUrl")]
     pub web_url: Option<String>,
     /// Whether row-level security applies (an embed token then needs an identity).
-    #[serde(default, rename = "IsEffectiveIdentityRequired")]
+    #[serde(default, alias = "IsEffectiveIdentityRequired")]
     pub is_effective_identity_required: Option<bool>,
     /// Whether RLS roles are required.
-    #[serde(default, rename = "IsEffectiveIdentityRolesRequired")]
+    #[serde(default, alias = "IsEffectiveIdentityRolesRequired")]
     pub is_effective_identity_roles_required: Option<bool>,
+    /// Whether it can be refreshed.
+    #[serde(default, alias = "IsRefreshable")]
+    pub is_refreshable: Option<bool>,
+    /// Whether it needs an on-premises data gateway.
+    #[serde(default, alias = "IsOnPremGatewayRequired")]
+    pub is_on_prem_gateway_required: Option<bool>,
+    /// When it was created, as the service wrote it (an RFC 3339 date-time, e.g.
+    /// `2024-07-23T23:44:55.707Z`).
+    #[serde(default, alias = "CreatedDate")]
+    pub created_date: Option<String>,
+    /// Its storage mode, e.g. `Abf` (import) or `PremiumFiles` (large format).
+    #[serde(default, alias = "TargetStorageMode")]
+    pub target_storage_mode: Option<String>,
     /// Who configured it.
-    #[serde(default, rename = "configuredBy")]
+    #[serde(default, alias = "ConfiguredBy")]
     pub configured_by: Option<String>,
 }
 
@@ -257,4 +275,128 @@ pub struct Dataset {
 #[derive(Deserialize)]
 pub(crate) struct List<T> {
     pub value: Vec<T>,
+}
+
+/// One test per response model: each reads the spelling the live service uses, and the
+/// dataset also the swagger's PascalCase. The recorded bodies themselves are exercised through
+/// the public API in `tests/live_corpus.rs`.
+#[cfg(test)]
+mod casing_tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+
+    #[test]
+    fn report_reads_camel_case() {
+        let report: Report = serde_json::from_value(json!({
+            "id": ID, "name": "n", "embedUrl": "e", "webUrl": "w", "datasetId": "d",
+            "reportType": "PaginatedReport", "description": "x", "isOwnedByMe": true
+        }))
+        .unwrap();
+        assert_eq!(report.id, ID.parse::<Guid>().unwrap());
+        let fields = (report.name, report.embed_url, report.web_url, report.dataset_id, report.description);
+        assert_eq!(fields, ("n".into(), "e".into(), Some("w".into()), Some("d".into()), Some("x".into())));
+        assert_eq!(report.report_type, Some(ReportType::Paginated));
+        let other: Report = serde_json::from_value(json!({"id": ID, "reportType": "Notebook"})).unwrap();
+        assert_eq!(other.report_type, Some(ReportType::Other));
+    }
+
+    #[test]
+    fn dashboard_reads_camel_case() {
+        let dashboard: Dashboard = serde_json::from_value(
+            json!({"id": ID, "displayName": "n", "embedUrl": "e", "webUrl": "w", "isReadOnly": true, "users": []}),
+        )
+        .unwrap();
+        let fields = (dashboard.display_name, dashboard.embed_url, dashboard.web_url, dashboard.is_read_only);
+        assert_eq!(fields, ("n".into(), "e".into(), Some("w".into()), Some(true)));
+    }
+
+    #[test]
+    fn tile_reads_camel_case() {
+        let tile: Tile = serde_json::from_value(json!({
+            "id": ID, "title": "t", "embedUrl": "e", "embedData": "{}", "reportId": ID, "datasetId": "d",
+            "rowSpan": 0, "colSpan": 0
+        }))
+        .unwrap();
+        let fields = (tile.title, tile.embed_url, tile.embed_data, tile.report_id, tile.dataset_id);
+        assert_eq!(fields, (Some("t".into()), "e".into(), Some("{}".into()), Some(tile.id), Some("d".into())));
+    }
+
+    fn dataset_fields(d: Dataset) -> Vec<String> {
+        vec![
+            d.id,
+            d.name,
+            format!("{:?}", d.qna_embed_url),
+            format!("{:?}", d.create_report_embed_url),
+            format!("{:?}", d.web_url),
+            format!("{:?}", d.is_effective_identity_required),
+            format!("{:?}", d.is_effective_identity_roles_required),
+            format!("{:?}", d.is_refreshable),
+            format!("{:?}", d.is_on_prem_gateway_required),
+            format!("{:?}", d.created_date),
+            format!("{:?}", d.target_storage_mode),
+            format!("{:?}", d.configured_by),
+        ]
+    }
+
+    #[test]
+    fn dataset_reads_the_live_camel_case_and_the_swagger_pascal_case_alike() {
+        let live = json!({
+            "id": "i", "name": "n", "qnaEmbedURL": "q", "createReportEmbedURL": "c", "webUrl": "w",
+            "isEffectiveIdentityRequired": true, "isEffectiveIdentityRolesRequired": false, "isRefreshable": true,
+            "isOnPremGatewayRequired": false, "createdDate": "2024-07-23T23:44:55.707Z", "targetStorageMode": "Abf",
+            "configuredBy": "a@b.c", "addRowsAPIEnabled": false
+        });
+        let swagger = json!({
+            "Id": "i", "Name": "n", "QnaEmbedURL": "q", "CreateReportEmbedURL": "c", "WebUrl": "w",
+            "IsEffectiveIdentityRequired": true, "IsEffectiveIdentityRolesRequired": false, "IsRefreshable": true,
+            "IsOnPremGatewayRequired": false, "CreatedDate": "2024-07-23T23:44:55.707Z", "TargetStorageMode": "Abf",
+            "ConfiguredBy": "a@b.c"
+        });
+        let expected = [
+            "i",
+            "n",
+            "Some(\"q\")",
+            "Some(\"c\")",
+            "Some(\"w\")",
+            "Some(true)",
+            "Some(false)",
+            "Some(true)",
+            "Some(false)",
+            "Some(\"2024-07-23T23:44:55.707Z\")",
+            "Some(\"Abf\")",
+            "Some(\"a@b.c\")",
+        ];
+        assert_eq!(dataset_fields(serde_json::from_value(live).unwrap()), expected);
+        assert_eq!(dataset_fields(serde_json::from_value(swagger).unwrap()), expected);
+    }
+
+    #[test]
+    fn embed_token_reads_camel_case() {
+        let reply = Reply {
+            status: 200,
+            content_type: Some("application/json; charset=utf-8".into()),
+            request_id: None,
+            retry_after: None,
+            error_info: None,
+            www_authenticate: None,
+            body:
+                br#"{"token":"t","tokenId":"49ae3742-54c0-4c29-af52-619ff93b5c80","expiration":"2018-07-29T17:58:19Z"}"#
+                    .to_vec()
+                    .into(),
+        };
+        let now = time::macros::datetime!(2018-07-29 17:00 UTC);
+        let token = EmbedToken::from_reply(&reply, now).unwrap();
+        assert_eq!(token.token_id(), "49ae3742-54c0-4c29-af52-619ff93b5c80".parse::<Guid>().unwrap());
+        assert_eq!(token.expiration(), time::macros::datetime!(2018-07-29 17:58:19 UTC));
+        assert_eq!(token.secret().expose_secret(), "t");
+    }
+
+    #[test]
+    fn list_envelopes_ignore_odata_context() {
+        let list: List<Tile> =
+            serde_json::from_value(json!({"@odata.context": "x", "value": [{"id": ID, "embedUrl": "e"}]})).unwrap();
+        assert_eq!(list.value.len(), 1);
+    }
 }

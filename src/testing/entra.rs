@@ -40,14 +40,14 @@ impl TokenEndpoint {
         match field("grant_type") {
             "client_credentials" if form.contains_key("client_secret") => {
                 if field("client_secret") == config.client_secret {
-                    self.token(now, false)
+                    self.token(request, now, false)
                 } else {
                     error(401, "invalid_client", 7000215, "Invalid client secret provided.")
                 }
             }
             "client_credentials" if field("client_assertion_type") == ASSERTION_TYPE => {
                 if self.assertion_accepted(request, field("client_assertion")) {
-                    self.token(now, false)
+                    self.token(request, now, false)
                 } else {
                     error(401, "invalid_client", 700027, "Client assertion failed signature validation.")
                 }
@@ -57,7 +57,7 @@ impl TokenEndpoint {
             }
             "password" => match &config.user {
                 Some((user, password)) if field("username") == user && field("password") == password => {
-                    self.token(now, true)
+                    self.token(request, now, true)
                 }
                 Some(_) => error(
                     400,
@@ -72,7 +72,9 @@ impl TokenEndpoint {
                     "The request body must contain 'client_assertion' or 'client_secret'.",
                 ),
             },
-            "refresh_token" if self.state.redeem_refresh_token(field("refresh_token")) => self.token(now, true),
+            "refresh_token" if self.state.redeem_refresh_token(field("refresh_token")) => {
+                self.token(request, now, true)
+            }
             "refresh_token" => error(400, "invalid_grant", 700082, "The refresh token has expired due to inactivity."),
             other => error(
                 400,
@@ -83,11 +85,30 @@ impl TokenEndpoint {
         }
     }
 
-    fn token(&self, now: OffsetDateTime, with_refresh_token: bool) -> ResponseTemplate {
+    /// A success answer as Entra writes it: numbers on the v2 endpoint; on the v1 endpoint
+    /// (`/oauth2/token`) every number a string, with `expires_on`, `not_before` and `resource`
+    /// (see tests/fixtures/live/entra/). User flows also get `scope` (v2) and a refresh token.
+    fn token(&self, request: &Request, now: OffsetDateTime, with_refresh_token: bool) -> ResponseTemplate {
         let (token, expires) = self.state.issue_access_token(now);
         let expires_in = (expires - now).whole_seconds();
-        let mut body = json!({"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in, "access_token": token});
+        let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body).into_owned().collect();
+        let v1 = !request.url.path().contains("/v2.0/");
+        let mut body = if v1 {
+            json!({
+                "token_type": "Bearer",
+                "expires_in": expires_in.to_string(),
+                "expires_on": expires.unix_timestamp().to_string(),
+                "not_before": now.unix_timestamp().to_string(),
+                "resource": form.get("resource").cloned().unwrap_or_default(),
+                "access_token": token,
+            })
+        } else {
+            json!({"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in, "access_token": token})
+        };
         if with_refresh_token {
+            if !v1 {
+                body["scope"] = json!(form.get("scope").cloned().unwrap_or_default());
+            }
             body["refresh_token"] = json!(self.state.issue_refresh_token());
         }
         ResponseTemplate::new(200).set_body_json(body)
@@ -163,7 +184,8 @@ fn error(status: u16, error: &str, code: i64, message: &str) -> ResponseTemplate
     );
     ResponseTemplate::new(status).set_body_json(json!({
         "error": error,
-        "error_description": format!("AADSTS{code}: {message} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {stamp}"),
+        // Entra separates the ids from the message with CRLF.
+        "error_description": format!("AADSTS{code}: {message}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {stamp}"),
         "error_codes": [code],
         "timestamp": stamp,
         "trace_id": trace_id,

@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use wiremock::{Request, Respond, ResponseTemplate};
 
-use super::state::FakeState;
+use super::state::{FakeState, TokenState};
 use crate::ids::Guid;
 
 /// Where the service's embed and web URLs point. `powerbi-client` embeds only `https` URLs on a
@@ -50,12 +50,13 @@ impl PowerBiApi {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
-        let Some(entra_expiry) = self.state.access_token_expiry(bearer, now) else {
-            return error(
-                401,
-                "TokenExpired",
-                "Access token has expired or is not valid, resubmit with a new access token",
-            );
+        let entra_expiry = match self.state.access_token_state(bearer, now) {
+            TokenState::Valid(expiry) => expiry,
+            // As the live service: 403 with an empty body, the reason only in
+            // `X-PowerBI-Error-Info` (`TokenExpired` for an expired token, `InvalidToken` for one
+            // it cannot read).
+            TokenState::Expired => return rejected(403, "TokenExpired"),
+            TokenState::Unknown => return rejected(403, "InvalidToken"),
         };
         let segments: Vec<&str> = request.url.path().trim_start_matches("/v1.0/myorg/").split('/').collect();
         let is_post = request.method.as_str() == "POST";
@@ -64,7 +65,9 @@ impl PowerBiApi {
         let in_workspace =
             segments.first() != Some(&"groups") || segments.get(1).is_some_and(|w| same_id(w, &items.workspace_id));
         if !in_workspace {
-            return not_found();
+            // A workspace this identity is not a member of: 401, empty body, and the reason
+            // only in the header.
+            return rejected(401, "GroupNotAccessible");
         }
         match route {
             Route::List(kind) => self.list(kind),
@@ -96,23 +99,34 @@ impl PowerBiApi {
         let items = &self.state.config.items;
         let (workspace, base) = (&items.workspace_id, APP_HOST);
         match kind {
+            // The fields of the live answers in tests/fixtures/live/powerbi/*.dagster.http.
             "reports" if same_id(id, &items.report_id) => Some(json!({
-                "id": items.report_id, "name": "Fake sales report", "reportType": "PowerBIReport",
-                "datasetId": items.dataset_id, "isOwnedByMe": true,
-                "embedUrl": format!("{base}/reportEmbed?reportId={}&groupId={workspace}", items.report_id),
+                "id": items.report_id, "reportType": "PowerBIReport", "name": "Fake sales report",
                 "webUrl": format!("{base}/groups/{workspace}/reports/{}", items.report_id),
+                "embedUrl": format!("{base}/reportEmbed?reportId={}&groupId={workspace}", items.report_id),
+                "isFromPbix": true, "isOwnedByMe": true,
+                "datasetId": items.dataset_id, "datasetWorkspaceId": workspace,
+                "users": [], "subscriptions": [],
             })),
             "dashboards" if same_id(id, &items.dashboard_id) => Some(json!({
                 "id": items.dashboard_id, "displayName": "Fake dashboard", "isReadOnly": false,
-                "embedUrl": format!("{base}/dashboardEmbed?dashboardId={}&groupId={workspace}", items.dashboard_id),
                 "webUrl": format!("{base}/groups/{workspace}/dashboards/{}", items.dashboard_id),
+                "embedUrl": format!("{base}/dashboardEmbed?dashboardId={}&groupId={workspace}", items.dashboard_id),
+                "users": [], "subscriptions": [],
             })),
+            // The live service spells these fields in camelCase (the swagger says PascalCase);
+            // see tests/fixtures/live/powerbi/dataset.json.
             "datasets" if same_id(id, &items.dataset_id) => Some(json!({
-                "id": items.dataset_id, "name": "Fake sales model", "configuredBy": "fake@contoso.com",
-                "IsEffectiveIdentityRequired": false, "IsEffectiveIdentityRolesRequired": false,
-                "QnaEmbedURL": format!("{base}/qnaEmbed?groupId={workspace}"),
-                "CreateReportEmbedURL": format!("{base}/reportEmbed?groupId={workspace}"),
+                "id": items.dataset_id, "name": "Fake sales model",
                 "webUrl": format!("{base}/groups/{workspace}/datasets/{}", items.dataset_id),
+                "addRowsAPIEnabled": false, "configuredBy": "fake@contoso.com", "isRefreshable": true,
+                "isEffectiveIdentityRequired": false, "isEffectiveIdentityRolesRequired": false,
+                "isOnPremGatewayRequired": false, "targetStorageMode": "Abf",
+                "createdDate": "2024-07-23T23:44:55.707Z",
+                "createReportEmbedURL": format!("{base}/reportEmbed?groupId={workspace}"),
+                "qnaEmbedURL": format!("{base}/qnaEmbed?groupId={workspace}"),
+                "upstreamDatasets": [], "users": [],
+                "queryScaleOutSettings": {"autoSyncReadOnlyReplicas": true, "maxReadOnlyReplicas": 0},
             })),
             _ => None,
         }
@@ -251,10 +265,21 @@ fn ok(body: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
+/// An unknown item: 404 with the `pbi.error` body the live service sends (no `message`).
 fn not_found() -> ResponseTemplate {
-    error(404, "PowerBIEntityNotFound", "PowerBIEntityNotFound")
+    const CODE: &str = "PowerBIEntityNotFound";
+    ResponseTemplate::new(404).set_body_json(json!({
+        "error": {"code": CODE, "pbi.error": {"code": CODE, "parameters": {}, "details": [], "exceptionCulprit": 1}}
+    }))
 }
 
+/// A refused call with an empty body, its reason in `X-PowerBI-Error-Info` only.
+fn rejected(status: u16, error_info: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).insert_header("X-PowerBI-Error-Info", error_info)
+}
+
+/// A request the service refuses with `{"error": {"code", "message"}}`, as for
+/// `InvalidRequest`.
 fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"error": {"code": code, "message": message}}))
 }

@@ -89,6 +89,17 @@ impl RecordedRequest {
     }
 }
 
+/// What the fake Power BI makes of a bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenState {
+    /// Issued by the fake Entra, valid until the given time.
+    Valid(OffsetDateTime),
+    /// Issued by the fake Entra, but expired.
+    Expired,
+    /// Not a token the fake Entra issued.
+    Unknown,
+}
+
 #[derive(Debug)]
 pub(crate) struct FakeState {
     pub config: FakeConfig,
@@ -131,9 +142,13 @@ impl FakeState {
         (token, expires)
     }
 
-    /// The expiry of a bearer token this fake issued, if it is known and unexpired.
-    pub fn access_token_expiry(&self, token: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        lock(&self.access_tokens).get(token).copied().filter(|expires| *expires > now)
+    /// Whether a bearer token is one this fake issued, and still valid.
+    pub fn access_token_state(&self, token: &str, now: OffsetDateTime) -> TokenState {
+        match lock(&self.access_tokens).get(token).copied() {
+            Some(expires) if expires > now => TokenState::Valid(expires),
+            Some(_) => TokenState::Expired,
+            None => TokenState::Unknown,
+        }
     }
 
     pub fn issue_refresh_token(&self) -> String {
@@ -151,4 +166,20 @@ impl FakeState {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_valid_until_they_expire_and_unknown_otherwise() {
+        let state = FakeState::new(FakeConfig::default());
+        let now = time::macros::datetime!(2026-11-23 12:00 UTC);
+        let (token, expires) = state.issue_access_token(now);
+        assert_eq!(expires, now + time::Duration::hours(1));
+        assert_eq!(state.access_token_state(&token, now), TokenState::Valid(expires));
+        assert_eq!(state.access_token_state(&token, expires), TokenState::Expired);
+        assert_eq!(state.access_token_state("forged", now), TokenState::Unknown);
+    }
 }
