@@ -133,7 +133,10 @@ impl PowerBiClient {
     /// # Errors
     /// [`Error::InvalidInput`] for a non-GUID id or a request built for another target;
     /// [`Error::PowerBi`], [`Error::Entra`], [`Error::Transport`] or
-    /// [`Error::UnexpectedResponse`] from the services.
+    /// [`Error::UnexpectedResponse`] from the services. An Entra failure is an error only when
+    /// the cached Entra token cannot give an embed token of at least
+    /// [`EMBED_TOKEN_FLOOR`](Self::EMBED_TOKEN_FLOOR); above it, the embed token comes out
+    /// shorter than asked instead.
     pub async fn report_embed_token(
         &self,
         workspace_id: &str,
