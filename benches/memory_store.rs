@@ -3,8 +3,9 @@
 //! sweep examines two entries and keeps them). The difference is the sweep's cost per put.
 //!
 //! The store runs on a `ManualClock`, so "expired" is set up by moving the clock, not by
-//! waiting. Each batch of timed puts starts from a freshly built store (building it is not
-//! timed) and stays under 400,000 puts, so the expired case never runs out of expired entries.
+//! waiting. One iteration is 100,000 puts of new names (criterion reports the time per
+//! iteration and the puts per second); a store serves 4 iterations and is then rebuilt
+//! (building it is not timed), so the expired case never runs out of expired entries.
 //!
 //! `cargo bench --bench memory_store`
 
@@ -12,16 +13,18 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::Criterion;
+use criterion::{Criterion, Throughput};
 use powerbi_embed::{ManualClock, MemoryStore, TokenStore};
 use tokio::runtime::Runtime;
 
 const ENTRIES: usize = 1_000_000;
-/// At most this many timed puts per store: each examines two entries, so 400,000 puts stay
-/// within the first 800,000 of the million.
-const BATCH: u64 = 400_000;
-/// About the size of a sealed Entra token entry's header; the value's size is the same for both
-/// cases, so it does not change the difference.
+/// One timed iteration: this many puts of new names.
+const PUTS_PER_ITERATION: usize = 100_000;
+/// Iterations on one store before it is rebuilt: 4 x 100,000 puts drop at most 800,000 of the
+/// million expired entries, so the sweep never runs out of expired entries to drop.
+const ITERATIONS_PER_STORE: usize = 4;
+/// The same value in every entry; its size is the same for both cases, so it does not change
+/// the difference.
 const VALUE: [u8; 64] = [7; 64];
 
 /// Names shaped like the shared tier's (`prefix{sha256 hex}`).
@@ -46,32 +49,47 @@ fn filled_store(rt: &Runtime, fill: &[String], expired: bool) -> MemoryStore {
     store
 }
 
+/// A store and how many iterations have used it.
+struct Fixture {
+    store: MemoryStore,
+    used: usize,
+}
+
 fn bench_put(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let fill = names("a", ENTRIES);
-    let fresh = names("b", BATCH as usize);
+    let fresh = names("b", PUTS_PER_ITERATION * ITERATIONS_PER_STORE);
     let mut group = c.benchmark_group("memory_store_put_1m");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(500))
+        .throughput(Throughput::Elements(PUTS_PER_ITERATION as u64));
     for (id, expired) in [("all_expired", true), ("all_live", false)] {
+        let mut fixture: Option<Fixture> = None;
         group.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
-                let mut done = 0;
-                while done < iters {
-                    let batch = (iters - done).min(BATCH) as usize;
-                    let store = filled_store(&rt, &fill, expired);
+                for _ in 0..iters {
+                    if fixture.as_ref().is_none_or(|f| f.used == ITERATIONS_PER_STORE) {
+                        fixture = None; // drop the old store before building the next
+                        fixture = Some(Fixture { store: filled_store(&rt, &fill, expired), used: 0 });
+                    }
+                    let Fixture { store, used } = fixture.as_mut().unwrap();
+                    let names = &fresh[*used * PUTS_PER_ITERATION..][..PUTS_PER_ITERATION];
                     let started = Instant::now();
                     rt.block_on(async {
-                        for name in &fresh[..batch] {
+                        for name in names {
                             store.put(black_box(name), &VALUE, Duration::from_secs(3600)).await.unwrap();
                         }
                     });
                     timed += started.elapsed();
+                    *used += 1;
                     // The sweep did its work: with expired entries ahead of it, each put drops
                     // at least one (two, unless the entry moved into the gap is a new live one).
-                    assert_eq!(store.len(), if expired { batch } else { ENTRIES + batch });
-                    assert!(store.held() <= if expired { ENTRIES } else { ENTRIES + batch });
-                    done += batch as u64;
+                    let puts = *used * PUTS_PER_ITERATION;
+                    assert_eq!(store.len(), if expired { puts } else { ENTRIES + puts });
+                    assert!(store.held() <= if expired { ENTRIES } else { ENTRIES + puts });
                 }
                 timed
             })

@@ -88,7 +88,10 @@ async fn a_stored_token_that_expires_too_soon_is_a_miss_and_the_fresh_one_is_wri
     assert_eq!(third.token_valid_for(need).await.unwrap().secret().expose_secret(), "t2");
     assert_eq!(credential.issued(), 2, "served from the store");
     // And a caller with no particular need is served from the store too.
-    assert_eq!(replica(&credential, SharedCache::new(store.clone(), KEY)).token().await.unwrap().secret().expose_secret(), "t2");
+    assert_eq!(
+        replica(&credential, SharedCache::new(store.clone(), KEY)).token().await.unwrap().secret().expose_secret(),
+        "t2"
+    );
     assert_eq!(credential.issued(), 2);
 }
 
@@ -204,7 +207,8 @@ async fn an_entra_outage_shortens_embed_tokens_down_to_the_floor_without_a_reque
         .mount(&entra)
         .await;
     let powerbi = strict_server().await;
-    let expiration = (clock.now() + Duration::from_secs(3600)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let expiration =
+        (clock.now() + Duration::from_secs(3600)).format(&time::format_description::well_known::Rfc3339).unwrap();
     Mock::given(method("POST"))
         .and(path(format!("/v1.0/myorg/groups/{WORKSPACE}/reports/{REPORT}/GenerateToken")))
         .and(header("authorization", "Bearer cached-entra"))
@@ -226,9 +230,9 @@ async fn an_entra_outage_shortens_embed_tokens_down_to_the_floor_without_a_reque
     let embed = || client.report_embed_token(WORKSPACE, REPORT, &request);
 
     embed().await.unwrap(); // Entra request 1 (200).
-    // 40 minutes in, 20 left: the 31 minutes the request needs would take a renewal, which
-    // fails (Entra request 2); the cached token still gives 20-minute embed tokens, above the
-    // 10-minute floor, so it is used.
+                            // 40 minutes in, 20 left: the 31 minutes the request needs would take a renewal, which
+                            // fails (Entra request 2); the cached token still gives 20-minute embed tokens, above the
+                            // 10-minute floor, so it is used.
     clock.advance(Duration::from_secs(40 * 60));
     embed().await.unwrap();
     // Renewal is paused for 30 s: no Entra request, for embeds and for `token()` alike.
@@ -343,7 +347,11 @@ async fn ids_with_surrounding_whitespace_work_on_every_path_and_malformed_ones_a
         client.report(pasted_secret, REPORT).await.unwrap_err(),
         client.report(WORKSPACE, pasted_secret).await.unwrap_err(),
         client
-            .report_embed_token(WORKSPACE, &format!(" {pasted_secret} "), &GenerateTokenRequest::report_view().build().unwrap())
+            .report_embed_token(
+                WORKSPACE,
+                &format!(" {pasted_secret} "),
+                &GenerateTokenRequest::report_view().build().unwrap(),
+            )
             .await
             .unwrap_err(),
         ManagedIdentityCredential::new(ManagedIdentityId::ObjectId(pasted_secret.into())).unwrap_err(),

@@ -407,6 +407,25 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
+    fn a_preferred_need_falls_back_to_its_floor_only() {
+        let fetched = datetime!(2026-11-23 12:00 UTC);
+        let expires = fetched + time::Duration::hours(1);
+        let now = fetched + time::Duration::minutes(40);
+        let need = Need::PreferablyUntil {
+            wanted: now + time::Duration::minutes(31),
+            floor: now + time::Duration::minutes(11),
+        };
+        let at = |need: Need| need.satisfied_by(fetched.into(), expires.into(), now.into());
+        assert!(!at(need), "20 minutes left do not meet 31");
+        assert!(at(need.fallback()), "but meet the 11-minute floor");
+        let later = now + time::Duration::minutes(10);
+        let floor_later = Need::ValidUntil(later + time::Duration::minutes(11));
+        assert!(!floor_later.satisfied_by(fetched.into(), expires.into(), later.into()), "10 minutes left");
+        assert_eq!(Need::Valid.fallback(), Need::Valid);
+        assert_eq!(Need::ValidUntil(expires).fallback(), Need::ValidUntil(expires));
+    }
+
+    #[test]
     fn needs_are_judged_without_overflow_for_tokens_that_never_expire() {
         let fetched = datetime!(2026-11-23 12:00 UTC);
         let never = datetime!(9999-12-31 23:59:59 UTC);

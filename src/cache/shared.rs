@@ -93,13 +93,17 @@ impl SharedCache {
     }
 
     /// How long a lease lasts if its holder never releases it (default 10 s), e.g. it crashed.
+    /// Any duration is accepted; what a store cannot represent it saturates (`Duration::MAX` is
+    /// "until released" in [`MemoryStore`](crate::MemoryStore)).
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self
     }
 
     /// How long a replica waits for the one holding the lease before fetching itself
-    /// (default 5 s), and how often it looks (default every 25 ms).
+    /// (default 5 s), and how often it looks (default every 25 ms). The wait is measured by the
+    /// client's clock and includes the time the store takes to answer the looks, so a slow
+    /// store means fewer looks, not a longer wait (it can overrun by one store call).
     pub fn wait_for_peer(mut self, wait: Duration, poll_interval: Duration) -> Self {
         self.wait_for_peer = wait;
         self.poll_interval = poll_interval.max(Duration::from_millis(1));
@@ -236,7 +240,8 @@ impl SharedTier {
             if left <= time::Duration::ZERO {
                 return Leasing::Busy;
             }
-            let pause = Duration::try_from(left).map_or(self.config.poll_interval, |left| left.min(self.config.poll_interval));
+            let pause =
+                Duration::try_from(left).map_or(self.config.poll_interval, |left| left.min(self.config.poll_interval));
             self.clock.sleep(pause).await;
             if let Some(found) = self.read::<V>(name, need).await {
                 return Leasing::Value(found);
