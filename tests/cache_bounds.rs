@@ -229,10 +229,11 @@ async fn an_entra_outage_shortens_embed_tokens_down_to_the_floor_without_a_reque
     let request = GenerateTokenRequest::report_view().lifetime_minutes(30).build().unwrap();
     let embed = || client.report_embed_token(WORKSPACE, REPORT, &request);
 
-    embed().await.unwrap(); // Entra request 1 (200).
-                            // 40 minutes in, 20 left: the 31 minutes the request needs would take a renewal, which
-                            // fails (Entra request 2); the cached token still gives 20-minute embed tokens, above the
-                            // 10-minute floor, so it is used.
+    // Entra request 1 (200).
+    embed().await.unwrap();
+    // 40 minutes in, 20 left: the 31 minutes the request needs would take a renewal, which
+    // fails (Entra request 2); the cached token still gives 20-minute embed tokens, above the
+    // 10-minute floor, so it is used.
     clock.advance(Duration::from_secs(40 * 60));
     embed().await.unwrap();
     // Renewal is paused for 30 s: no Entra request, for embeds and for `token()` alike.
