@@ -186,6 +186,18 @@ async fn absurd_durations_in_the_shared_tier_and_the_store_do_not_panic() {
     assert_eq!(late_store.len(), 1);
 }
 
+#[tokio::test]
+#[ignore = "needs redis-server"]
+async fn redis_takes_a_lease_of_duration_max_as_a_long_lease_not_an_error() {
+    let redis = common::redis_server::RedisServer::start();
+    let store = powerbi_embed::RedisStore::connect(&redis.url()).await.unwrap();
+    // Redis refuses `PX` near i64::MAX ("invalid expire time"); the store sends at most 100 years.
+    assert!(store.try_lease("t:{max}", "a", Duration::MAX).await.unwrap());
+    assert!(!store.try_lease("t:{max}", "b", Duration::MAX).await.unwrap(), "held by a");
+    store.put("t:{max}", b"v", Duration::MAX).await.unwrap();
+    assert_eq!(store.get("t:{max}").await.unwrap().as_deref(), Some(&b"v"[..]));
+}
+
 // --- 4. The embed path rides out an Entra outage ----------------------------------------------
 
 #[tokio::test]
