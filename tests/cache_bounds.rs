@@ -95,6 +95,90 @@ async fn a_stored_token_that_expires_too_soon_is_a_miss_and_the_fresh_one_is_wri
     assert_eq!(credential.issued(), 2);
 }
 
+/// Counts the reads through a store.
+#[derive(Debug)]
+struct CountingReads {
+    inner: MemoryStore,
+    gets: AtomicUsize,
+}
+
+#[async_trait]
+impl TokenStore for CountingReads {
+    async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(name).await
+    }
+    async fn put(&self, name: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.inner.put(name, value, ttl).await
+    }
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.try_lease(name, holder, ttl).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(name, holder).await
+    }
+    async fn delete(&self, name: &str) -> Result<(), StoreError> {
+        self.inner.delete(name).await
+    }
+}
+
+#[tokio::test]
+async fn an_embed_call_on_another_replica_is_sent_with_a_fresh_entra_token_and_then_stays_local() {
+    let clock = clock();
+    let entra = strict_server().await;
+    for token in ["first", "fresh"] {
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(token_body(token, 3600)))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&entra)
+            .await;
+    }
+    let powerbi = strict_server().await;
+    let expiration =
+        (clock.now() + Duration::from_secs(7200)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    for (bearer, calls) in [("first", 1), ("fresh", 3)] {
+        Mock::given(method("POST"))
+            .and(path(format!("/v1.0/myorg/groups/{WORKSPACE}/reports/{REPORT}/GenerateToken")))
+            .and(header("authorization", format!("Bearer {bearer}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token": "embed", "tokenId": "49ae3742-54c0-4c29-af52-619ff93b5c80", "expiration": expiration
+            })))
+            .expect(calls)
+            .mount(&powerbi)
+            .await;
+    }
+    let store = Arc::new(CountingReads { inner: MemoryStore::with_clock(Arc::new(clock.clone())), gets: 0.into() });
+    let client = |shared: SharedCache| {
+        let aad = aad_client_shared(&entra, &clock, shared);
+        PowerBiClient::builder(aad).api_base(powerbi.uri()).build().unwrap()
+    };
+    let request = GenerateTokenRequest::report_view().lifetime_minutes(30).build().unwrap();
+    client(SharedCache::new(store.clone(), KEY)).report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+
+    // 40 minutes later a second replica needs 31 minutes: the stored Entra token (20 left) is
+    // not used; a fresh one is, and later calls are served from the replica's own cache.
+    clock.advance(Duration::from_secs(40 * 60));
+    let second = client(SharedCache::new(store.clone(), KEY));
+    second.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+    let reads = store.gets.load(Ordering::SeqCst);
+    for _ in 0..2 {
+        second.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+    }
+    assert_eq!(store.gets.load(Ordering::SeqCst), reads, "local hits do not read the store");
+}
+
+fn aad_client_shared(entra: &wiremock::MockServer, clock: &ManualClock, shared: SharedCache) -> AadClient {
+    AadClient::builder(powerbi_embed::ClientSecretCredential::new(TENANT, CLIENT, "s").unwrap())
+        .authority_host(entra.uri())
+        .clock(Arc::new(clock.clone()))
+        .retry_policy(RetryPolicy::none())
+        .shared_cache(shared)
+        .build()
+        .unwrap()
+}
+
 // --- 2. wait_for_peer is a bound by the clock ------------------------------------------------
 
 /// A store that takes 100 ms (by the manual clock) per call, whose lease is held by a replica
