@@ -348,6 +348,9 @@ async fn an_entra_outage_shortens_embed_tokens_down_to_the_floor_without_a_reque
     assert_eq!(error.status(), Some(503), "{error}");
     let Err(again) = embed().await else { panic!("still below the floor") };
     assert_eq!(again.status(), Some(503), "{again}");
+    // `token_valid_for` never settles for less; while paused it too gets the error, unsent.
+    let strict = aad.token_valid_for(Duration::from_secs(31 * 60)).await.unwrap_err();
+    assert_eq!(strict.status(), Some(503), "{strict}");
     // `token()` needs only a valid token: it still gets the cached one.
     assert_eq!(aad.token().await.unwrap().secret().expose_secret(), "cached-entra");
 }
