@@ -22,17 +22,25 @@ use crate::error::{Error, Result};
 pub struct Guid(u128);
 
 impl Guid {
-    /// Parses `value`, naming `field` in the error.
+    /// Parses `value`, naming `field` in the error. Every id the crate takes from a caller goes
+    /// through here, so every path treats ids alike: surrounding whitespace (a trailing newline
+    /// from a file or an environment variable) is trimmed, anything else that is not a GUID is
+    /// refused. The refused value is never echoed: a secret pasted into the wrong setting must
+    /// not reach the logs.
     pub(crate) fn parse_field(field: impl fmt::Display, value: &str) -> Result<Self> {
         // The field name is formatted only for the error: a request checks each of its ids this
         // way, and the success path should not allocate.
+        let value = value.trim();
         value.parse().map_err(|_: InvalidGuid| {
-            if value.trim().is_empty() {
+            if value.is_empty() {
                 Error::invalid(field.to_string(), "is empty; expected a GUID like 00000000-0000-0000-0000-000000000000")
             } else {
                 Error::invalid(
                     field.to_string(),
-                    format!("{value:?} is not a GUID (expected 8-4-4-4-12 hexadecimal digits)"),
+                    format!(
+                        "is not a GUID (expected 8-4-4-4-12 hexadecimal digits; got {} characters)",
+                        value.chars().count()
+                    ),
                 )
             }
         })
@@ -265,5 +273,18 @@ mod tests {
         ] {
             assert!(!err.to_string().contains(pasted_secret) && !format!("{err:?}").contains(pasted_secret), "{err}");
         }
+    }
+
+    #[test]
+    fn fields_are_trimmed_and_never_echoed() {
+        let id = "0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5e";
+        assert_eq!(Guid::parse_field("report_id", &format!(" {id}\n")).unwrap().to_string(), id);
+        assert_eq!(Guid::parse_field("report_id", &format!("\t{{{id}}} ")).unwrap().to_string(), id);
+        let pasted_secret = "Abc8Q~not-a-guid-but-a-secret-value";
+        let err = Guid::parse_field("profile_id", pasted_secret).unwrap_err();
+        assert_eq!(err.field(), Some("profile_id"));
+        assert!(!err.to_string().contains(pasted_secret) && !format!("{err:?}").contains(pasted_secret), "{err}");
+        assert!(err.to_string().contains("35 characters"), "{err}");
+        assert!(Guid::parse_field("report_id", "  ").unwrap_err().to_string().contains("is empty"));
     }
 }

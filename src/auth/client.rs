@@ -87,7 +87,8 @@ impl AadClient {
     ///
     /// # Errors
     /// The credential's error when no valid cached token exists. A failed renewal of a token
-    /// that is still valid is not an error: the cached token is returned and a warning logged.
+    /// that is still valid is not an error: the cached token is returned and a warning logged,
+    /// and renewal is not tried again for 30 seconds.
     pub async fn token(&self) -> Result<AccessToken> {
         self.token_with(Need::Valid).await
     }
@@ -111,11 +112,16 @@ impl AadClient {
     }
 
     /// A Power BI token that is still valid at least `min_remaining` from now, renewing the
-    /// cached one first if it would expire sooner. Used before requesting an embed token, which
-    /// never outlives the Entra token it was requested with.
+    /// cached one first if it would expire sooner. A token shared by another replica through a
+    /// [`SharedCache`] is held to the same need. A need longer than Entra's tokens live is
+    /// capped at what a fresh token has (less a minute), so asking too much renews at most once
+    /// a minute.
     ///
     /// # Errors
-    /// As [`token`](Self::token).
+    /// The credential's error when the renewal fails: unlike [`token`](Self::token), this never
+    /// settles for a token that expires sooner than asked. For 30 seconds after a failed
+    /// renewal, the same error is returned without a new request while the cached token is
+    /// still valid.
     pub async fn token_valid_for(&self, min_remaining: Duration) -> Result<AccessToken> {
         // Saturating: a caller may ask for more time than the calendar has (a lifetime of
         // u32::MAX minutes is a valid request), and `+` would panic on it. The cache caps

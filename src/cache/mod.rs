@@ -14,6 +14,7 @@ mod store;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, RwLock};
@@ -78,6 +79,10 @@ pub(crate) enum Need {
     /// A value still valid at this moment (e.g. an Entra token that outlives the embed token
     /// about to be requested with it).
     ValidUntil(OffsetDateTime),
+    /// A value valid until `wanted` when one can be had; when renewal fails (or is paused after
+    /// a failure), a cached value valid until `floor` will do. The embed path asks this way, so
+    /// an Entra outage shortens embed tokens down to a floor instead of failing them.
+    PreferablyUntil { wanted: OffsetDateTime, floor: OffsetDateTime },
 }
 
 impl Need {
@@ -90,23 +95,42 @@ impl Need {
     fn satisfied_by(self, fetched_at: Moment, expires_on: Moment, now: Moment) -> bool {
         match self {
             Need::Valid => now < expires_on,
-            Need::ValidUntil(until) => {
+            Need::ValidUntil(until) | Need::PreferablyUntil { wanted: until, .. } => {
                 let lifetime = expires_on.0 - fetched_at.0;
                 let attainable = now.0 + lifetime - MIN_RENEWAL_INTERVAL.whole_nanoseconds().min(lifetime / 2);
                 now < expires_on && Moment::from(until).0.min(attainable) <= expires_on.0
             }
         }
     }
+
+    /// What a cached value must meet to be served when a renewal fails or is paused.
+    fn fallback(self) -> Need {
+        match self {
+            Need::PreferablyUntil { floor, .. } => Need::ValidUntil(floor),
+            other => other,
+        }
+    }
 }
 
 /// A single-flight, refresh-ahead cache.
-#[derive(Debug)]
 pub(crate) struct TokenCache<K, V> {
     slots: Mutex<HashMap<K, Arc<Slot<V>>>>,
     clock: Arc<dyn Clock>,
     policy: RefreshPolicy,
     /// Behind the local slots, when replicas share a store.
     shared: Option<SharedTier>,
+}
+
+impl<K, V> fmt::Debug for TokenCache<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Sizes and settings only: keys name identities and values are tokens.
+        let slots = self.slots.lock().map_or(0, |slots| slots.len());
+        f.debug_struct("TokenCache")
+            .field("slots", &slots)
+            .field("policy", &self.policy)
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<K: CacheKey, V: Storable> TokenCache<K, V> {
@@ -154,47 +178,70 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
         Fut: Future<Output = Result<V>>,
     {
         let now = self.now();
-        let (generation, due_but_valid) = match slot.peek(now, need) {
-            Peek::Fresh(value) => return Ok(value),
-            Peek::Due { generation, value } => (generation, Some(value)),
-            Peek::Missing { generation } => (generation, None),
-        };
-
-        if let Some(current) = due_but_valid {
-            // Due for renewal but still good: one caller renews, everyone else is served now.
-            let Ok(_flight) = slot.flight.try_lock() else { return Ok(current) };
-            if slot.generation() != generation {
-                return Ok(slot.latest(now).unwrap_or(current));
-            }
-            return match self.run_fetch(slot, fetch).await {
-                Ok(value) => Ok(value),
-                Err(error) => {
-                    tracing::warn!(%error, "token renewal failed; serving the cached token until it expires");
-                    Ok(current)
+        match slot.peek(now, need) {
+            Peek::Fresh(value) => Ok(value),
+            Peek::Due { generation, value } => {
+                // Due for renewal but still good: one caller renews, everyone else is served now.
+                let Ok(_flight) = slot.flight.try_lock() else { return Ok(value) };
+                if slot.generation() != generation {
+                    return Ok(slot.latest(now, need).unwrap_or(value));
                 }
-            };
-        }
-
-        let _flight = slot.flight.lock().await;
-        if slot.generation() != generation {
-            // A fetch finished while we waited for it: share its outcome rather than repeat it.
-            if let Some(value) = slot.latest(self.now()) {
-                return Ok(value);
+                Ok(self.renew_or_serve(slot, need, fetch, value).await)
             }
-            if let Some(error) = slot.last_error() {
-                return Err(error);
+            Peek::Short { generation, value } => {
+                // Good enough only as a fallback: wait for (or make) the renewal, and serve this
+                // value if the renewal fails.
+                let _flight = slot.flight.lock().await;
+                if slot.generation() != generation {
+                    if let Some(renewed) = slot.latest(self.now(), need) {
+                        return Ok(renewed);
+                    }
+                    if slot.last_error().is_some() {
+                        return Ok(value);
+                    }
+                }
+                Ok(self.renew_or_serve(slot, need, fetch, value).await)
+            }
+            Peek::Paused(error) => Err(error),
+            Peek::Missing { generation } => {
+                let _flight = slot.flight.lock().await;
+                if slot.generation() != generation {
+                    // A fetch finished while we waited for it: share its outcome rather than
+                    // repeat it.
+                    if let Some(value) = slot.latest(self.now(), need) {
+                        return Ok(value);
+                    }
+                    if let Some(error) = slot.last_error() {
+                        return Err(error);
+                    }
+                }
+                self.run_fetch(slot, need, fetch).await
             }
         }
-        self.run_fetch(slot, fetch).await
     }
 
-    async fn run_fetch<F, Fut>(&self, slot: &Slot<V>, fetch: F) -> Result<V>
+    /// Renews; if that fails, serves `current` (still valid enough, the caller checked).
+    async fn renew_or_serve<F, Fut>(&self, slot: &Slot<V>, need: Need, fetch: F, current: V) -> V
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V>>,
+    {
+        match self.run_fetch(slot, need, fetch).await {
+            Ok(value) => value,
+            Err(error) => {
+                tracing::warn!(%error, "token renewal failed; serving the cached token until it expires");
+                current
+            }
+        }
+    }
+
+    async fn run_fetch<F, Fut>(&self, slot: &Slot<V>, need: Need, fetch: F) -> Result<V>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V>>,
     {
         let outcome = match (&self.shared, &slot.shared_name) {
-            (Some(tier), Some(name)) => tier.get_or_fetch(name, fetch).await,
+            (Some(tier), Some(name)) => tier.get_or_fetch(name, need, fetch).await,
             _ => {
                 let fetched_at = self.clock.now();
                 fetch().await.map(|value| (value, fetched_at))
@@ -214,13 +261,13 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
                     fetched_at: fetched_at.into(),
                 });
                 state.last_error = None;
+                state.paused_until = Moment(i128::MIN);
             }
             Err(error) => {
                 state.last_error = Some(error.clone());
-                // A failed renewal of a still-valid value: try again in a while, not on every call.
-                if let Some(entry) = &mut state.entry {
-                    entry.refresh_at = Moment::from(fetched_at + RENEWAL_RETRY_DELAY).min(entry.expires_on);
-                }
+                // A failed renewal of a still-valid value: try again in a while, not on every
+                // call (see `Slot::peek`).
+                state.paused_until = Moment::from(fetched_at.saturating_add(RENEWAL_RETRY_DELAY));
             }
         }
         outcome
@@ -232,7 +279,6 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
 }
 
 /// One key's value and its flight lock.
-#[derive(Debug)]
 pub(crate) struct Slot<V> {
     state: RwLock<SlotState<V>>,
     /// Held by the one caller fetching for this key; waiters queue on it.
@@ -244,22 +290,39 @@ pub(crate) struct Slot<V> {
 impl<V> Slot<V> {
     fn new(shared_name: Option<String>) -> Self {
         Self {
-            state: RwLock::new(SlotState { entry: None, generation: 0, last_error: None }),
+            state: RwLock::new(SlotState {
+                entry: None,
+                generation: 0,
+                last_error: None,
+                paused_until: Moment(i128::MIN),
+            }),
             flight: tokio::sync::Mutex::new(()),
             shared_name,
         }
     }
 }
 
-#[derive(Debug)]
+impl<V> fmt::Debug for Slot<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the value: it is a token.
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        f.debug_struct("Slot")
+            .field("has_value", &state.entry.is_some())
+            .field("generation", &state.generation)
+            .field("failed", &state.last_error.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 struct SlotState<V> {
     entry: Option<Entry<V>>,
     /// Counts finished fetches, so a waiter can tell whether one completed while it waited.
     generation: u64,
     last_error: Option<Error>,
+    /// After a failed renewal, no new fetch before this moment while the entry is valid.
+    paused_until: Moment,
 }
 
-#[derive(Debug)]
 struct Entry<V> {
     value: V,
     /// `value.expires_on()`, as a [`Moment`].
@@ -269,8 +332,15 @@ struct Entry<V> {
 }
 
 enum Peek<V> {
+    /// Meets the need and is not due for renewal (or renewal is paused after a failure).
     Fresh(V),
+    /// Meets the need but is due for renewal.
     Due { generation: u64, value: V },
+    /// Meets only the need's fallback: to be renewed, and served if renewal fails.
+    Short { generation: u64, value: V },
+    /// Does not meet the need, and the last renewal failed moments ago: its error, no new fetch.
+    Paused(Error),
+    /// Nothing usable: fetch.
     Missing { generation: u64 },
 }
 
@@ -283,16 +353,31 @@ impl<V: Expiring> Slot<V> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// What the cached value is worth to a caller with `need` at `now`. After a failed renewal
+    /// of a still-valid value, renewal pauses for [`RENEWAL_RETRY_DELAY`]: callers the value
+    /// satisfies (fully or as a fallback) are served it, the others get the renewal's error,
+    /// and nobody sends a request, so an outage of the issuer is not met with a request storm.
     fn peek(&self, now: Moment, need: Need) -> Peek<V> {
         let state = self.read();
-        match &state.entry {
-            Some(entry) if need.satisfied_by(entry.fetched_at, entry.expires_on, now) => {
-                if now < entry.refresh_at {
-                    Peek::Fresh(entry.value.clone())
-                } else {
-                    Peek::Due { generation: state.generation, value: entry.value.clone() }
-                }
+        let Some(entry) = state.entry.as_ref().filter(|entry| now < entry.expires_on) else {
+            return Peek::Missing { generation: state.generation };
+        };
+        let paused = now < state.paused_until;
+        if need.satisfied_by(entry.fetched_at, entry.expires_on, now) {
+            if now < entry.refresh_at || paused {
+                return Peek::Fresh(entry.value.clone());
             }
+            return Peek::Due { generation: state.generation, value: entry.value.clone() };
+        }
+        let fallback = need.fallback();
+        if fallback != need && fallback.satisfied_by(entry.fetched_at, entry.expires_on, now) {
+            if paused {
+                return Peek::Fresh(entry.value.clone());
+            }
+            return Peek::Short { generation: state.generation, value: entry.value.clone() };
+        }
+        match (&state.last_error, paused) {
+            (Some(error), true) => Peek::Paused(error.clone()),
             _ => Peek::Missing { generation: state.generation },
         }
     }
@@ -301,10 +386,10 @@ impl<V: Expiring> Slot<V> {
         self.read().generation
     }
 
-    /// The value of the latest fetch, if it has not expired.
-    fn latest(&self, now: Moment) -> Option<V> {
+    /// The value of the latest fetch, if it meets `need`.
+    fn latest(&self, now: Moment, need: Need) -> Option<V> {
         let state = self.read();
-        state.entry.as_ref().filter(|e| now < e.expires_on).map(|e| e.value.clone())
+        state.entry.as_ref().filter(|e| need.satisfied_by(e.fetched_at, e.expires_on, now)).map(|e| e.value.clone())
     }
 
     fn last_error(&self) -> Option<Error> {
@@ -312,7 +397,7 @@ impl<V: Expiring> Slot<V> {
     }
 
     fn is_live(&self, now: Moment) -> bool {
-        self.latest(now).is_some()
+        self.latest(now, Need::Valid).is_some()
     }
 }
 
@@ -320,6 +405,25 @@ impl<V: Expiring> Slot<V> {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_preferred_need_falls_back_to_its_floor_only() {
+        let fetched = datetime!(2026-11-23 12:00 UTC);
+        let expires = fetched + time::Duration::hours(1);
+        let now = fetched + time::Duration::minutes(40);
+        let need = Need::PreferablyUntil {
+            wanted: now + time::Duration::minutes(31),
+            floor: now + time::Duration::minutes(11),
+        };
+        let at = |need: Need| need.satisfied_by(fetched.into(), expires.into(), now.into());
+        assert!(!at(need), "20 minutes left do not meet 31");
+        assert!(at(need.fallback()), "but meet the 11-minute floor");
+        let later = now + time::Duration::minutes(10);
+        let floor_later = Need::ValidUntil(later + time::Duration::minutes(11));
+        assert!(!floor_later.satisfied_by(fetched.into(), expires.into(), later.into()), "10 minutes left");
+        assert_eq!(Need::Valid.fallback(), Need::Valid);
+        assert_eq!(Need::ValidUntil(expires).fallback(), Need::ValidUntil(expires));
+    }
 
     #[test]
     fn needs_are_judged_without_overflow_for_tokens_that_never_expire() {

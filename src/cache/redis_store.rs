@@ -128,9 +128,15 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-/// `SET`'s `PX` argument: whole milliseconds, at least 1 (Redis refuses 0).
+/// The longest TTL sent to Redis: 100 years. Redis refuses an expiry that overflows its clock
+/// (`PX` near `i64::MAX` is "invalid expire time"), which would turn `lease_ttl(Duration::MAX)`
+/// into a store error on every lease, and so into no single flight at all.
+const MAX_TTL_MILLIS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
+
+/// `SET`'s `PX` argument: whole milliseconds, at least 1 (Redis refuses 0), at most
+/// [`MAX_TTL_MILLIS`].
 fn millis(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).clamp(1, MAX_TTL_MILLIS)
 }
 
 #[async_trait]
@@ -215,6 +221,8 @@ mod tests {
         assert_eq!(millis(Duration::from_secs(2)), 2000);
         assert_eq!(millis(Duration::from_micros(1500)), 1);
         assert_eq!(millis(Duration::ZERO), 1);
+        assert_eq!(millis(Duration::MAX), MAX_TTL_MILLIS);
+        assert_eq!(millis(Duration::from_secs(u64::MAX / 1000)), MAX_TTL_MILLIS);
     }
 
     #[tokio::test]

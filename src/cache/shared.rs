@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::cache::seal::Sealing;
 use crate::cache::store::TokenStore;
-use crate::cache::{Expiring, RefreshPolicy};
+use crate::cache::{Expiring, Need, RefreshPolicy};
 use crate::clock::Clock;
 use crate::ids::Guid;
 
@@ -93,13 +93,17 @@ impl SharedCache {
     }
 
     /// How long a lease lasts if its holder never releases it (default 10 s), e.g. it crashed.
+    /// Any duration is accepted; what a store cannot represent it saturates (`Duration::MAX` is
+    /// "until released" in [`MemoryStore`](crate::MemoryStore)).
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self
     }
 
     /// How long a replica waits for the one holding the lease before fetching itself
-    /// (default 5 s), and how often it looks (default every 25 ms).
+    /// (default 5 s), and how often it looks (default every 25 ms). The wait is measured by the
+    /// client's clock and includes the time the store takes to answer the looks, so a slow
+    /// store means fewer looks, not a longer wait (it can overrun by one store call).
     pub fn wait_for_peer(mut self, wait: Duration, poll_interval: Duration) -> Self {
         self.wait_for_peer = wait;
         self.poll_interval = poll_interval.max(Duration::from_millis(1));
@@ -108,7 +112,6 @@ impl SharedCache {
 }
 
 /// The shared tier of one cache: the store settings and the namespace of its keys.
-#[derive(Debug)]
 pub(crate) struct SharedTier {
     config: SharedCache,
     namespace: String,
@@ -116,6 +119,16 @@ pub(crate) struct SharedTier {
     clock: Arc<dyn Clock>,
     /// Whether the last store call worked, so an outage logs one warning, not one per call.
     healthy: AtomicBool,
+}
+
+impl fmt::Debug for SharedTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedTier")
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .field("healthy", &self.healthy.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
 }
 
 impl SharedTier {
@@ -134,22 +147,24 @@ impl SharedTier {
         format!("{}{{{hex}}}", self.config.prefix)
     }
 
-    /// A value from the store, another replica's fetch, or `fetch`, in that order.
-    pub async fn get_or_fetch<V, F, Fut>(&self, name: &str, fetch: F) -> crate::Result<(V, OffsetDateTime)>
+    /// A value that meets `need`, from the store, another replica's fetch, or `fetch`, in that
+    /// order. A stored value that does not meet `need` (it expires too soon for this caller)
+    /// is a miss: this caller fetches, and the fresh value replaces it in the store.
+    pub async fn get_or_fetch<V, F, Fut>(&self, name: &str, need: Need, fetch: F) -> crate::Result<(V, OffsetDateTime)>
     where
         V: Storable,
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = crate::Result<V>>,
     {
-        if let Some(found) = self.read::<V>(name).await {
+        if let Some(found) = self.read::<V>(name, need).await {
             return Ok(found);
         }
         let holder = Guid::new_random().to_string();
-        let lease = match self.lease_or_value::<V>(name, &holder).await {
+        let lease = match self.lease_or_value::<V>(name, &holder, need).await {
             Leasing::Value(found) => return Ok(found),
             Leasing::Held(lease) => Some(lease),
             Leasing::Unavailable => None,
-            Leasing::Busy => match self.wait_for_peer::<V>(name, &holder).await {
+            Leasing::Busy => match self.wait_for_peer::<V>(name, &holder, need).await {
                 Leasing::Value(found) => return Ok(found),
                 Leasing::Held(lease) => Some(lease),
                 Leasing::Busy | Leasing::Unavailable => {
@@ -174,9 +189,9 @@ impl SharedTier {
         lease.released = true;
     }
 
-    /// A stored value that opens, parses and is not yet due for renewal; anything else is a
-    /// miss (a value that fails to open is logged: tampering or a key mismatch).
-    async fn read<V: Storable>(&self, name: &str) -> Option<(V, OffsetDateTime)> {
+    /// A stored value that opens, parses, is not yet due for renewal and meets `need`; anything
+    /// else is a miss (a value that fails to open is logged: tampering or a key mismatch).
+    async fn read<V: Storable>(&self, name: &str, need: Need) -> Option<(V, OffsetDateTime)> {
         let bytes = self.call(self.config.store.get(name)).await.flatten()?;
         let Some(plain) = self.config.sealing.open(name, &bytes) else {
             tracing::warn!(entry = name, "a shared cache entry did not open (tampered, or another key); ignoring it");
@@ -187,17 +202,19 @@ impl SharedTier {
             return None;
         };
         let refresh_at = self.policy.refresh_at(fetched_at, value.expires_on(), value.refresh_hint());
-        (self.clock.now() < refresh_at).then_some((value, fetched_at))
+        let now = self.clock.now();
+        let meets_need = need.satisfied_by(fetched_at.into(), value.expires_on().into(), now.into());
+        (now < refresh_at && meets_need).then_some((value, fetched_at))
     }
 
     /// Takes the lease on `name`, or says who has it. After taking it, looks once more: a peer
     /// may have written the value and released its lease between our read and our lease, and
     /// fetching then would fetch the key twice.
-    async fn lease_or_value<V: Storable>(&self, name: &str, holder: &str) -> Leasing<V> {
+    async fn lease_or_value<V: Storable>(&self, name: &str, holder: &str, need: Need) -> Leasing<V> {
         match self.call(self.config.store.try_lease(name, holder, self.config.lease_ttl)).await {
             Some(true) => {
                 let lease = Lease::new(&self.config, name, holder.to_owned());
-                match self.read::<V>(name).await {
+                match self.read::<V>(name, need).await {
                     Some(found) => {
                         self.release(lease).await;
                         Leasing::Value(found)
@@ -210,23 +227,33 @@ impl SharedTier {
         }
     }
 
-    /// Polls for the value the lease holder is fetching, for at most `wait_for_peer`. When the
-    /// lease comes free with no value (the holder's fetch failed, or it gave up), takes it, so
-    /// one waiter fetches at once rather than every waiter after the full wait.
-    async fn wait_for_peer<V: Storable>(&self, name: &str, holder: &str) -> Leasing<V> {
-        let mut waited = Duration::ZERO;
-        while waited < self.config.wait_for_peer {
-            self.clock.sleep(self.config.poll_interval).await;
-            waited += self.config.poll_interval;
-            if let Some(found) = self.read::<V>(name).await {
+    /// Polls for the value the lease holder is fetching, for at most `wait_for_peer` by the
+    /// clock: the time the store takes to answer counts, so a slow store shortens the number of
+    /// looks, not the bound. When the lease comes free with no value (the holder's fetch
+    /// failed, or it gave up), takes it, so one waiter fetches at once rather than every waiter
+    /// after the full wait.
+    async fn wait_for_peer<V: Storable>(&self, name: &str, holder: &str, need: Need) -> Leasing<V> {
+        let wait = time::Duration::try_from(self.config.wait_for_peer).unwrap_or(time::Duration::MAX);
+        let deadline = self.clock.now().saturating_add(wait);
+        loop {
+            let left = deadline - self.clock.now();
+            if left <= time::Duration::ZERO {
+                return Leasing::Busy;
+            }
+            let pause =
+                Duration::try_from(left).map_or(self.config.poll_interval, |left| left.min(self.config.poll_interval));
+            self.clock.sleep(pause).await;
+            if let Some(found) = self.read::<V>(name, need).await {
                 return Leasing::Value(found);
             }
-            match self.lease_or_value::<V>(name, holder).await {
+            if self.clock.now() >= deadline {
+                return Leasing::Busy;
+            }
+            match self.lease_or_value::<V>(name, holder, need).await {
                 Leasing::Busy => continue,
                 outcome => return outcome,
             }
         }
-        Leasing::Busy
     }
 
     async fn write<V: Storable>(&self, name: &str, value: &V, fetched_at: OffsetDateTime) {

@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::clock::{Clock, SystemClock};
 
 /// A store shared by several processes, behind each process's own cache.
 ///
@@ -61,22 +63,139 @@ impl std::error::Error for StoreError {}
 
 /// A [`TokenStore`] in this process's memory: shares tokens between clients in one process
 /// (several `AadClient`s of one app, for instance) and serves as the reference implementation
-/// in tests. Expiry uses the monotonic clock.
-#[derive(Debug, Default)]
+/// in tests.
+///
+/// Expiry follows a [`Clock`] (the system clock unless [`with_clock`](Self::with_clock) says
+/// otherwise). Expired entries are dropped as the store is used, a few at a time: every write
+/// examines the next two entries in turn and drops the expired ones, so the
+/// store holds about as many entries as are live (plus those that expired since the sweep last
+/// passed them), however many keys (one per end user, say) it has seen, and no write pays for
+/// more than a bounded sweep. A read of an expired entry drops it too.
+///
+/// Its `Debug` shows counts, never names or stored bytes.
 pub struct MemoryStore {
-    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    clock: Arc<dyn Clock>,
+    entries: Mutex<Entries>,
+}
+
+/// How many entries each write examines for expiry. Two per write (each write adds at most
+/// one entry) means the sweep goes round the store faster than the store can grow.
+const SWEEP_PER_WRITE: usize = 2;
+
+/// A moment as nanoseconds since the Unix epoch, from [`Clock::now_unix_nanos`].
+type Nanos = i128;
+
+/// The entries, with the order the sweep walks them in.
+#[derive(Default)]
+struct Entries {
+    /// Name -> stored bytes and position in `order`.
+    map: HashMap<Arc<str>, (Vec<u8>, usize)>,
+    /// Every name with its expiry, in no particular order: the sweep walks it with `cursor`,
+    /// and removal is a swap with the last element.
+    order: Vec<(Arc<str>, Nanos)>,
+    cursor: usize,
+}
+
+impl Entries {
+    fn get(&self, name: &str, now: Nanos) -> Option<&[u8]> {
+        let (value, at) = self.map.get(name)?;
+        (self.order[*at].1 > now).then_some(value.as_slice())
+    }
+
+    fn is_live(&self, name: &str, now: Nanos) -> bool {
+        self.map.get(name).is_some_and(|(_, at)| self.order[*at].1 > now)
+    }
+
+    /// Stores `value` under `name` until `expires`, after a bounded sweep.
+    fn insert(&mut self, name: &str, value: Vec<u8>, expires: Nanos, now: Nanos) {
+        self.sweep(now, SWEEP_PER_WRITE);
+        if let Some((stored, at)) = self.map.get_mut(name) {
+            *stored = value;
+            self.order[*at].1 = expires;
+            return;
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.map.insert(name.clone(), (value, self.order.len()));
+        self.order.push((name, expires));
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some((_, at)) = self.map.remove(name) {
+            self.remove_at(at);
+        }
+    }
+
+    /// Removes `order[at]` (already gone from `map`) by moving the last entry into its place.
+    fn remove_at(&mut self, at: usize) {
+        self.order.swap_remove(at);
+        if let Some((moved, _)) = self.order.get(at) {
+            if let Some((_, position)) = self.map.get_mut(moved) {
+                *position = at;
+            }
+        }
+    }
+
+    /// Examines up to `budget` entries from the cursor on, dropping the expired ones.
+    fn sweep(&mut self, now: Nanos, budget: usize) {
+        for _ in 0..budget {
+            if self.order.is_empty() {
+                return;
+            }
+            if self.cursor >= self.order.len() {
+                self.cursor = 0;
+            }
+            let (name, expires) = &self.order[self.cursor];
+            if *expires > now {
+                self.cursor += 1;
+            } else {
+                // The last entry moves into the cursor's place and is examined next.
+                self.map.remove(name);
+                self.remove_at(self.cursor);
+            }
+        }
+    }
+
+    fn live(&self, now: Nanos) -> usize {
+        self.order.iter().filter(|(_, expires)| *expires > now).count()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Counts only: names are hashes of identities and values are tokens (in clear when the
+        // application chose `SharedCache::plaintext`).
+        let now = self.now();
+        let entries = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("live", &entries.live(now))
+            .field("held", &entries.order.len())
+            .field("clock", &self.clock)
+            .finish()
+    }
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store on the system clock.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty store whose entries expire by `clock` (a [`ManualClock`](crate::ManualClock) in
+    /// tests, so expiry needs no real waiting).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, entries: Mutex::new(Entries::default()) }
+    }
+
     /// How many unexpired entries (values and leases) it holds.
     pub fn len(&self) -> usize {
-        let now = Instant::now();
-        self.lock().values().filter(|(_, expires)| *expires > now).count()
+        let now = self.now();
+        self.lock().live(now)
     }
 
     /// Whether it holds no unexpired entry.
@@ -84,21 +203,43 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// How many entries it holds in memory, expired or not: [`len`](Self::len) plus the expired
+    /// entries the sweep has not reached yet.
+    pub fn held(&self) -> usize {
+        self.lock().order.len()
+    }
+
     /// The raw stored bytes under every unexpired name (for tests that inspect what a shared
     /// store would see).
     pub fn dump(&self) -> Vec<(String, Vec<u8>)> {
-        let now = Instant::now();
-        self.lock().iter().filter(|(_, (_, e))| *e > now).map(|(k, (v, _))| (k.clone(), v.clone())).collect()
+        let now = self.now();
+        let entries = self.lock();
+        entries
+            .order
+            .iter()
+            .filter(|(_, expires)| *expires > now)
+            .filter_map(|(name, _)| entries.map.get(name).map(|(value, _)| (name.to_string(), value.clone())))
+            .collect()
     }
 
     /// Replaces the bytes under `name` (for tests of tampered entries).
     pub fn overwrite(&self, name: &str, value: Vec<u8>) {
-        if let Some(entry) = self.lock().get_mut(name) {
+        if let Some(entry) = self.lock().map.get_mut(name) {
             entry.0 = value;
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Instant)>> {
+    fn now(&self) -> Nanos {
+        self.clock.now_unix_nanos()
+    }
+
+    /// `now + ttl`, saturating: a TTL of `Duration::MAX` means "until the end of time", not a
+    /// panic. (Nanoseconds of any `Duration` fit an `i128` with room to spare.)
+    fn expiry(now: Nanos, ttl: Duration) -> Nanos {
+        now.saturating_add(i128::try_from(ttl.as_nanos()).unwrap_or(i128::MAX))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -111,30 +252,37 @@ pub(crate) fn lease_name(name: &str) -> String {
 #[async_trait]
 impl TokenStore for MemoryStore {
     async fn get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let now = Instant::now();
-        Ok(self.lock().get(name).filter(|(_, expires)| *expires > now).map(|(v, _)| v.clone()))
+        let now = self.now();
+        let mut entries = self.lock();
+        if let Some(value) = entries.get(name, now) {
+            return Ok(Some(value.to_vec()));
+        }
+        // Expired (or absent): drop it now rather than wait for the sweep.
+        entries.remove(name);
+        Ok(None)
     }
 
     async fn put(&self, name: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.lock().insert(name.to_owned(), (value.to_vec(), Instant::now() + ttl));
+        let now = self.now();
+        self.lock().insert(name, value.to_vec(), Self::expiry(now, ttl), now);
         Ok(())
     }
 
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let now = Instant::now();
+        let now = self.now();
         let mut entries = self.lock();
         let lease = lease_name(name);
-        if entries.get(&lease).is_some_and(|(_, expires)| *expires > now) {
+        if entries.is_live(&lease, now) {
             return Ok(false);
         }
-        entries.insert(lease, (holder.as_bytes().to_vec(), now + ttl));
+        entries.insert(&lease, holder.as_bytes().to_vec(), Self::expiry(now, ttl), now);
         Ok(true)
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         let mut entries = self.lock();
         let lease = lease_name(name);
-        if entries.get(&lease).is_some_and(|(h, _)| h == holder.as_bytes()) {
+        if entries.map.get(lease.as_str()).is_some_and(|(h, _)| h == holder.as_bytes()) {
             entries.remove(&lease);
         }
         Ok(())

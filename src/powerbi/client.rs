@@ -87,6 +87,19 @@ impl fmt::Debug for PowerBiClient {
 }
 
 impl PowerBiClient {
+    /// The shortest embed-token lifetime the client settles for while Entra cannot renew its
+    /// token (10 minutes).
+    ///
+    /// An embed token never outlives the Entra token it was requested with, so the client first
+    /// makes sure its Entra token lives as long as the embed token asked for (plus a minute).
+    /// When that needs a renewal and the renewal fails (Entra down, throttling), the cached
+    /// Entra token is still used while it gives embed tokens of at least this floor, or of the
+    /// lifetime asked for if that is shorter: the embed token then comes out shorter than asked
+    /// (its `expiration` says by how much) rather than not at all. Below the floor, the
+    /// renewal's error is returned. After a failed renewal, no Entra request is made for 30
+    /// seconds (as with [`AadClient::token`]), so an outage does not multiply requests.
+    pub const EMBED_TOKEN_FLOOR: Duration = Duration::from_secs(10 * 60);
+
     /// A client for the [`AadClient`]'s cloud, with default settings.
     ///
     /// # Errors
@@ -120,7 +133,10 @@ impl PowerBiClient {
     /// # Errors
     /// [`Error::InvalidInput`] for a non-GUID id or a request built for another target;
     /// [`Error::PowerBi`], [`Error::Entra`], [`Error::Transport`] or
-    /// [`Error::UnexpectedResponse`] from the services.
+    /// [`Error::UnexpectedResponse`] from the services. An Entra failure is an error only when
+    /// the cached Entra token cannot give an embed token of at least
+    /// [`EMBED_TOKEN_FLOOR`](Self::EMBED_TOKEN_FLOOR); above it, the embed token comes out
+    /// shorter than asked instead.
     pub async fn report_embed_token(
         &self,
         workspace_id: &str,
@@ -419,10 +435,11 @@ impl PowerBiClient {
         let span = tracing::info_span!("powerbi_generate_token", operation = operation.name());
         async move {
             // An embed token never outlives the Entra token it was requested with, so make sure
-            // that one lives long enough first.
+            // that one lives long enough first; while Entra fails, settle for one that still
+            // gives an embed token of `EMBED_TOKEN_FLOOR`.
             let wanted =
                 lifetime_minutes.map_or(self.inner.default_lifetime, |m| Duration::from_secs(u64::from(m) * 60));
-            let entra = self.inner.aad.token_valid_for(wanted.saturating_add(ENTRA_SLACK)).await?;
+            let entra = self.inner.aad.token_with(entra_need(self.inner.http.clock.now(), wanted)).await?;
             let url = self.url(&operation.path())?;
             let reply = self
                 .inner
@@ -484,6 +501,17 @@ fn check(reply: &Reply) -> Result<()> {
     } else {
         Err(power_bi_error(reply))
     }
+}
+
+/// What the embed path needs from the Entra token for an embed token of `wanted` lifetime:
+/// `wanted` plus slack, or at least the floor while renewal fails. Saturating: a lifetime of
+/// `u32::MAX` minutes is a valid request.
+fn entra_need(now: time::OffsetDateTime, wanted: Duration) -> Need {
+    let until = |lifetime: Duration| {
+        let lifetime = time::Duration::try_from(lifetime.saturating_add(ENTRA_SLACK)).unwrap_or(time::Duration::MAX);
+        now.saturating_add(lifetime)
+    };
+    Need::PreferablyUntil { wanted: until(wanted), floor: until(wanted.min(PowerBiClient::EMBED_TOKEN_FLOOR)) }
 }
 
 fn workspace(id: &str) -> Result<Guid> {
