@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use powerbi_embed::testing::FakeServices;
+use powerbi_embed::testing::{FakeServices, SafeMockServer};
 use powerbi_embed::{
     AadClient, ClientSecretCredential, DeviceCodeCredential, EmbedType, EntraEndpoint, Error, GenerateTokenRequest,
     GenerateTokenRequestV2, ManagedIdentityCredential, ManagedIdentityId, ManualClock, PowerBiClient, ReportType,
@@ -18,8 +18,11 @@ use powerbi_embed::{
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
-use wiremock::matchers::{any, body_string_contains, header, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_string_contains, header, method, path, query_param};
+use wiremock::{Mock, ResponseTemplate};
+
+mod common;
+use common::strict_server;
 
 /// The bearer token the Power BI tests sign in with.
 const ENTRA_TOKEN: &str = "entra-access-token-for-the-corpus";
@@ -95,24 +98,11 @@ impl Recording {
     }
 }
 
-/// A server that fails the test on any request no mounted route expects.
-async fn strict_server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected route in test"))
-        .with_priority(u8::MAX)
-        .named("catch-all: no other route should be called")
-        .expect(0)
-        .mount(&server)
-        .await;
-    server
-}
-
 // ---------------------------------------------------------------------------------------------
 // Power BI
 
 struct PowerBi {
-    server: MockServer,
+    server: SafeMockServer,
     client: PowerBiClient,
 }
 
