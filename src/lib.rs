@@ -25,6 +25,7 @@ pub use auth::{
     AssertionAlgorithm, ClientAssertionCredential, ClientCertificateCredential, EnvironmentCredential,
     EnvironmentCredentialKind,
 };
+pub use auth::CloudSettings;
 pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
 pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
 #[cfg(feature = "redis")]

@@ -177,6 +177,64 @@ async fn embed_token_covers_every_item_kind() {
     }
 }
 
+/// The body of the last GenerateToken request the fake saw.
+fn last_generate_token_body(fake: &FakeServices) -> Value {
+    let sent = fake.requests().into_iter().rfind(|r| r.path.ends_with("/GenerateToken")).unwrap();
+    serde_json::from_str(&sent.body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_token_username_without_identity_dataset_uses_the_dataset_the_command_names() {
+    let fake = FakeServices::start().await;
+    let (ws, report, dataset) = (fake.workspace_id(), fake.report_id(), fake.dataset_id());
+    let report_path = format!("/v1.0/myorg/groups/{ws}/reports/{report}");
+    // A report: its dataset, looked up before the token is requested.
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--report", report, "--username", "u@contoso.com", "--role", "R1"],
+        vec!["--qna-dataset", dataset, "--username", "u@contoso.com", "--role", "R1"],
+        vec!["--access-level", "create", "--dataset", dataset, "--username", "u@contoso.com", "--role", "R1"],
+    ];
+    for args in cases {
+        let before = fake.requests().len();
+        let mut command = example("embed_token");
+        fake_env(&mut command, &fake);
+        command.args(["--workspace", ws]).args(&args);
+        stdout_json(&run(command).await);
+        assert_eq!(
+            last_generate_token_body(&fake)["identities"],
+            serde_json::json!([{"username": "u@contoso.com", "roles": ["R1"], "datasets": [dataset]}]),
+            "{args:?}"
+        );
+        let report_lookups = fake.requests()[before..].iter().filter(|r| r.path == report_path).count();
+        let expected_lookups = if args[0] == "--report" { 2 } else { 0 };
+        assert_eq!(report_lookups, expected_lookups, "{args:?}: one lookup for the identity, one for the config");
+    }
+
+    // Several reports in one token: each report's dataset.
+    let mut command = example("embed_token");
+    fake_env(&mut command, &fake);
+    command.args(["--workspace", ws, "--report", report, "--target-workspace", ws, "--username", "u@contoso.com"]);
+    stdout_json(&run(command).await);
+    assert_eq!(
+        last_generate_token_body(&fake)["identities"],
+        serde_json::json!([{"username": "u@contoso.com", "datasets": [dataset]}])
+    );
+
+    // A dashboard or tile has no single dataset: refused, naming the flag, before any token.
+    let before = fake.generate_token_count();
+    for args in [
+        vec!["--dashboard", fake.dashboard_id(), "--username", "u@contoso.com"],
+        vec!["--dashboard", fake.dashboard_id(), "--tile", fake.tile_id(), "--username", "u@contoso.com"],
+    ] {
+        let mut command = example("embed_token");
+        fake_env(&mut command, &fake);
+        command.args(["--workspace", ws]).args(&args);
+        let stderr = one_line_failure(&run(command).await);
+        assert!(stderr.contains("--identity-dataset"), "{args:?}: {stderr}");
+    }
+    assert_eq!(fake.generate_token_count(), before);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn embed_token_multi_resource_prints_one_config_per_report() {
     let fake = FakeServices::start().await;

@@ -16,7 +16,7 @@ async fn whole_flow_for_every_item_kind() {
     let (ws, report, dataset, dashboard, tile) =
         (fake.workspace_id(), fake.report_id(), fake.dataset_id(), fake.dashboard_id(), fake.tile_id());
 
-    let view = GenerateTokenRequest::report_view().identity(EffectiveIdentity::new("u1").role("R")).build().unwrap();
+    let view = GenerateTokenRequest::report_view().identity(EffectiveIdentity::new("u1").role("R").datasets([dataset])).build().unwrap();
     let config = client.report_embed_config(ws, report, &view).await.unwrap();
     // The shape the service returns, and the only kind of URL powerbi-client embeds.
     assert_eq!(config.embed_url(), format!("https://app.powerbi.com/reportEmbed?reportId={report}&groupId={ws}"));
