@@ -225,9 +225,9 @@ async fn identity(
                     };
                 }
             }
-            RlsScope::NoSingleDataset(item) => fail(format_args!(
-                "--username on a {item} needs --identity-dataset (the dataset the RLS rules are in)"
-            )),
+            RlsScope::NoSingleDataset(item) => {
+                fail(format_args!("--username on a {item} needs --identity-dataset (the dataset the RLS rules are in)"))
+            }
         }
     }
     if let Some(custom_data) = args.one("custom-data") {

@@ -17,6 +17,7 @@ mod secret;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use auth::CloudSettings;
 pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
     TokenCredential, TokenRequestContext, UsernamePasswordCredential,
@@ -25,7 +26,6 @@ pub use auth::{
     AssertionAlgorithm, ClientAssertionCredential, ClientCertificateCredential, EnvironmentCredential,
     EnvironmentCredentialKind,
 };
-pub use auth::CloudSettings;
 pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
 pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
 #[cfg(feature = "redis")]

@@ -196,7 +196,8 @@ fn no_credential_variable_is_an_error_not_a_managed_identity_fallback() {
 
 #[test]
 fn the_secret_never_appears_in_the_client_or_the_settings() {
-    let env = service_principal(&[("AZURE_AUTHORITY_HOST", "login.microsoftonline.us"), ("POWERBI_CLOUD", "usgovhigh")]);
+    let env =
+        service_principal(&[("AZURE_AUTHORITY_HOST", "login.microsoftonline.us"), ("POWERBI_CLOUD", "usgovhigh")]);
     let aad = AadClient::from_env_with(&env).unwrap();
     let settings = CloudSettings::from_lookup(&env).unwrap();
     for text in [format!("{aad:?}"), format!("{settings:?}")] {

@@ -67,7 +67,8 @@ async fn an_app_service_408_is_retried_and_repeated_408s_stop_at_max_attempts() 
     let clock = clock();
     mount(&server, APP_SERVICE_PATH, ResponseTemplate::new(408), 3).await;
     let endpoint = format!("{}{APP_SERVICE_PATH}", server.uri());
-    let credential = ManagedIdentityCredential::app_service(system(), endpoint, IDENTITY_HEADER).unwrap().max_attempts(3);
+    let credential =
+        ManagedIdentityCredential::app_service(system(), endpoint, IDENTITY_HEADER).unwrap().max_attempts(3);
 
     let err = aad_client(&server, credential, &clock).token().await.unwrap_err();
 
@@ -196,7 +197,8 @@ fn the_environment_endpoint_follows_the_same_rule_and_names_identity_endpoint_va
     let env = |endpoint: &str| {
         vars(&[("IDENTITY_ENDPOINT", endpoint.to_owned()), ("IDENTITY_HEADER", IDENTITY_HEADER.to_owned())])
     };
-    let err = ManagedIdentityCredential::from_lookup(system(), env("http://identity.contoso.com/msi/token")).unwrap_err();
+    let err =
+        ManagedIdentityCredential::from_lookup(system(), env("http://identity.contoso.com/msi/token")).unwrap_err();
     assert_eq!(err.field(), Some("IDENTITY_ENDPOINT"));
     assert!(ManagedIdentityCredential::from_lookup(system(), env("http://169.254.130.3:8081/msi/token")).is_ok());
 }

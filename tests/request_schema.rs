@@ -226,7 +226,10 @@ fn identity_sets() -> Vec<Vec<EffectiveIdentity>> {
         vec![],
         vec![EffectiveIdentity::new("u@contoso.com").reports([REPORT])],
         vec![EffectiveIdentity::new("u@contoso.com").role("Viewer").datasets([DATASET])],
-        vec![full_identity(), EffectiveIdentity::new("é".repeat(256)).roles((0..50).map(|i| format!("r{i}"))).datasets([DATASET])],
+        vec![
+            full_identity(),
+            EffectiveIdentity::new("é".repeat(256)).roles((0..50).map(|i| format!("r{i}"))).datasets([DATASET]),
+        ],
         vec![EffectiveIdentity::new("DOMAIN\\user").custom_data("").auditable_context("").datasets([DATASET])],
     ]
 }

@@ -279,8 +279,10 @@ async fn replicas_share_one_embed_token_per_identity() {
             let client = client.clone();
             let user = if i % 2 == 0 { "alice" } else { "bob" };
             calls.push(tokio::spawn(async move {
-                let request =
-                    GenerateTokenRequest::report_view().identity(EffectiveIdentity::new(user).datasets([DATASET])).build().unwrap();
+                let request = GenerateTokenRequest::report_view()
+                    .identity(EffectiveIdentity::new(user).datasets([DATASET]))
+                    .build()
+                    .unwrap();
                 let token = client
                     .report_embed_token(
                         "f089354e-8366-4e18-aea3-4cb4a3a50b48",

@@ -9,11 +9,11 @@ use async_trait::async_trait;
 
 use crate::auth::assertion::ClientAssertionCredential;
 use crate::auth::certificate::{ClientCertificateCredential, CERTIFICATE_PASSWORD};
+use crate::auth::client::{AadClient, AadClientBuilder};
 use crate::auth::client_secret::ClientSecretCredential;
 use crate::auth::credential::{TokenCredential, TokenRequestContext};
 use crate::auth::token::AccessToken;
 use crate::auth::user_password::UsernamePasswordCredential;
-use crate::auth::client::{AadClient, AadClientBuilder};
 use crate::cloud::{parse_authority_host, Cloud, SignInCloud};
 use crate::error::{Error, Result};
 use crate::http::url::is_loopback;
