@@ -161,8 +161,10 @@ pub(crate) fn parse_authority_host(field: &'static str, input: &str) -> Result<U
 
 /// The Entra sign-in hosts of the clouds Microsoft runs, each known by several names. Clouds
 /// that share a host are one family here: GCC signs in where the public cloud does, and GCC
-/// High where DoD does. Hosts from Microsoft's national-cloud authentication docs and MSAL's
-/// authority-alias list.
+/// High where DoD does. The aliases are those of Entra's instance-discovery metadata (the
+/// `aliases` lists of `/common/discovery/instance`, which MSAL ships and its recorded tests
+/// replay); `login-us.microsoftonline.com`, listed there on its own, is left unknown (taken as
+/// given).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SignInCloud {
     Public,

@@ -125,6 +125,44 @@ async fn access_token_names_what_is_missing_or_wrong() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_examples_read_powerbi_cloud_and_azure_authority_host_together() {
+    let fake = FakeServices::start().await;
+    // The fake's loopback host with a national cloud: loopback is exempt from the cloud check,
+    // and the token is asked for that cloud's scope (the fake answers any scope).
+    let mut command = example("access_token");
+    fake_env(&mut command, &fake);
+    command.env("POWERBI_CLOUD", "usgovhigh");
+    stdout_json(&run(command).await);
+    let token_request = fake.requests().into_iter().find(|r| r.service == "entra").unwrap();
+    assert!(
+        token_request.body.contains("scope=https%3A%2F%2Fhigh.analysis.usgovcloudapi.net%2Fpowerbi%2Fapi%2F.default"),
+        "{}",
+        token_request.body
+    );
+
+    // A US Government sign-in host (bare, as the Azure SDKs accept it) without POWERBI_CLOUD.
+    for name in ["access_token", "embed_token"] {
+        let mut command = example(name);
+        fake_env(&mut command, &fake);
+        command.env("AZURE_AUTHORITY_HOST", "login.microsoftonline.us");
+        command.args(if name == "embed_token" { vec!["--workspace", fake.workspace_id()] } else { vec![] });
+        let stderr = one_line_failure(&run(command).await);
+        assert!(
+            stderr.contains("AZURE_AUTHORITY_HOST: login.microsoftonline.us is the US Government sign-in host")
+                && stderr.contains("POWERBI_CLOUD is not set, so the cloud is public"),
+            "{name}: {stderr}"
+        );
+    }
+    assert_eq!(fake.token_request_count(), 1, "only the first run signed in");
+
+    let mut command = example("access_token");
+    fake_env(&mut command, &fake);
+    command.env("POWERBI_CLOUD", "mars");
+    let stderr = one_line_failure(&run(command).await);
+    assert!(stderr.contains("POWERBI_CLOUD") && stderr.contains("mars"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn embed_token_covers_every_item_kind() {
     let fake = FakeServices::start().await;
     let (ws, report, dataset, dashboard, tile) =
