@@ -11,6 +11,12 @@
 //! cargo run --example embed_token -- --workspace W --report R1 --report R2 --dataset D1 --dataset D2 [--target-workspace W2]
 //! ```
 //!
+//! `--username` (with `--role`s) puts an RLS identity in the token. Power BI needs the
+//! dataset the identity applies to: `--identity-dataset`, or when it is left out, the dataset
+//! the command already names (the report's, looked up; `--qna-dataset`; the Create or
+//! multi-resource `--dataset`s). A paginated report (no dataset) gets the identity on the report
+//! itself. A dashboard or tile has no single dataset, so there `--identity-dataset` is required.
+//!
 //! `--dataset` is the dataset a Create token builds on; with several `--report`s or a
 //! `--target-workspace` the datasets join a multi-resource (V2) token, and the output is a JSON
 //! array with one config per report. Credentials come from the `AZURE_*` variables;
@@ -25,7 +31,7 @@ mod support;
 
 use powerbi_embed::{
     AccessLevel, EffectiveIdentity, EmbedConfig, Error, GenerateTokenRequest, GenerateTokenRequestBuilder,
-    GenerateTokenRequestV2, PowerBiClient,
+    GenerateTokenRequestV2, PowerBiClient, ReportType,
 };
 use support::{aad_from_env, fail, fail_with, powerbi_client, shared_cache_from_env, Args};
 
@@ -89,24 +95,28 @@ async fn single_config(
     if let Some(dashboard) = args.one("dashboard") {
         return match args.one("tile") {
             Some(tile) => {
-                let request = common_options(GenerateTokenRequest::tile(), args).build()?;
+                let identity = identity(client, workspace, args, RlsScope::NoSingleDataset("tile")).await?;
+                let request = common_options(GenerateTokenRequest::tile(), identity, args).build()?;
                 client.tile_embed_config(workspace, dashboard, tile, &request).await
             }
             None => {
-                let request = common_options(GenerateTokenRequest::dashboard(), args).build()?;
+                let identity = identity(client, workspace, args, RlsScope::NoSingleDataset("dashboard")).await?;
+                let request = common_options(GenerateTokenRequest::dashboard(), identity, args).build()?;
                 client.dashboard_embed_config(workspace, dashboard, &request).await
             }
         };
     }
     if let Some(dataset) = args.one("qna-dataset") {
-        let request = common_options(GenerateTokenRequest::dataset(), args).build()?;
+        let identity = identity(client, workspace, args, RlsScope::Datasets(vec![dataset])).await?;
+        let request = common_options(GenerateTokenRequest::dataset(), identity, args).build()?;
         return client.qna_embed_config(workspace, dataset, &request).await;
     }
     if access == AccessLevel::Create {
         let dataset = args
             .one("dataset")
             .unwrap_or_else(|| fail("--access-level create needs --dataset (the dataset the new report builds on)"));
-        let request = common_options(GenerateTokenRequest::report_creation(dataset), args).build()?;
+        let identity = identity(client, workspace, args, RlsScope::Datasets(vec![dataset])).await?;
+        let request = common_options(GenerateTokenRequest::report_creation(dataset), identity, args).build()?;
         return client.report_creation_embed_config(workspace, &request).await;
     }
     let report = report.unwrap_or_else(|| fail("one of --report, --dashboard or --qna-dataset is required"));
@@ -116,7 +126,8 @@ async fn single_config(
         GenerateTokenRequest::report_view()
     };
     let builder = if args.has("allow-save-as") { builder.allow_save_as(true) } else { builder };
-    let request = common_options(builder, args).build()?;
+    let identity = identity(client, workspace, args, RlsScope::Reports(vec![report])).await?;
+    let request = common_options(builder, identity, args).build()?;
     client.report_embed_config(workspace, report, &request).await
 }
 
@@ -136,7 +147,9 @@ async fn multi_resource_configs(
     for target in args.all("target-workspace") {
         builder = builder.target_workspace(target);
     }
-    if let Some(identity) = identity(args) {
+    let datasets = args.all("dataset");
+    let scope = if datasets.is_empty() { RlsScope::Reports(args.all("report")) } else { RlsScope::Datasets(datasets) };
+    if let Some(identity) = identity(client, workspace, args, scope).await? {
         builder = builder.identity(identity);
     }
     if let Some(minutes) = lifetime(args) {
@@ -151,8 +164,12 @@ async fn multi_resource_configs(
     Ok(configs)
 }
 
-fn common_options(mut builder: GenerateTokenRequestBuilder, args: &Args) -> GenerateTokenRequestBuilder {
-    if let Some(identity) = identity(args) {
+fn common_options(
+    mut builder: GenerateTokenRequestBuilder,
+    identity: Option<EffectiveIdentity>,
+    args: &Args,
+) -> GenerateTokenRequestBuilder {
+    if let Some(identity) = identity {
         builder = builder.identity(identity);
     }
     if let Some(minutes) = lifetime(args) {
@@ -161,7 +178,25 @@ fn common_options(mut builder: GenerateTokenRequestBuilder, args: &Args) -> Gene
     builder
 }
 
-fn identity(args: &Args) -> Option<EffectiveIdentity> {
+/// What an RLS identity applies to when `--identity-dataset` is not given.
+enum RlsScope<'a> {
+    /// Datasets the command already names.
+    Datasets(Vec<&'a str>),
+    /// Reports to look up: each one's dataset, or the report itself when it is paginated.
+    Reports(Vec<&'a str>),
+    /// An item with no single dataset behind it (a dashboard or a tile).
+    NoSingleDataset(&'static str),
+}
+
+/// The `--username` identity, if any. Power BI refuses an identity that names no dataset
+/// (and so does `build()`), so one is always filled in or the command stops, saying which flag
+/// is missing, before any token is requested.
+async fn identity(
+    client: &PowerBiClient,
+    workspace: &str,
+    args: &Args,
+    scope: RlsScope<'_>,
+) -> Result<Option<EffectiveIdentity>, Error> {
     let username = args.one("username");
     let has_identity_options =
         !args.all("role").is_empty() || !args.all("identity-dataset").is_empty() || args.one("custom-data").is_some();
@@ -169,13 +204,36 @@ fn identity(args: &Args) -> Option<EffectiveIdentity> {
         if has_identity_options {
             fail("--role, --identity-dataset and --custom-data need --username (the RLS identity)");
         }
-        return None;
+        return Ok(None);
     };
-    let mut identity = EffectiveIdentity::new(username).roles(args.all("role")).datasets(args.all("identity-dataset"));
+    let mut identity = EffectiveIdentity::new(username).roles(args.all("role"));
+    let given = args.all("identity-dataset");
+    if !given.is_empty() {
+        identity = identity.datasets(given);
+    } else {
+        match scope {
+            RlsScope::Datasets(datasets) => identity = identity.datasets(datasets),
+            RlsScope::Reports(reports) => {
+                for report_id in reports {
+                    let report = client.report(workspace, report_id).await?;
+                    identity = match (report.dataset_id, report.report_type) {
+                        (Some(dataset), _) => identity.datasets([dataset]),
+                        (None, Some(ReportType::Paginated)) => identity.reports([report.id.to_string()]),
+                        (None, _) => fail(format_args!(
+                            "report {report_id} names no dataset; give --identity-dataset (the dataset the RLS rules are in)"
+                        )),
+                    };
+                }
+            }
+            RlsScope::NoSingleDataset(item) => {
+                fail(format_args!("--username on a {item} needs --identity-dataset (the dataset the RLS rules are in)"))
+            }
+        }
+    }
     if let Some(custom_data) = args.one("custom-data") {
         identity = identity.custom_data(custom_data);
     }
-    Some(identity)
+    Ok(Some(identity))
 }
 
 fn lifetime(args: &Args) -> Option<i64> {

@@ -145,6 +145,84 @@ impl Cloud {
     }
 }
 
+/// Parses an Entra authority host given as a URL or, as the Azure SDKs accept it, as a bare
+/// host (`login.microsoftonline.us`), which means `https://` that host. The URL rules of
+/// [`Cloud::custom`] apply (`https`, or `http` to loopback). Normalised to end in `/`.
+pub(crate) fn parse_authority_host(field: &'static str, input: &str) -> Result<Url> {
+    let input = input.trim();
+    if input.contains("://") {
+        parse_base_url(field, input)
+    } else {
+        // `Url::parse("localhost:8080")` would read `localhost` as a scheme: a bare host never
+        // goes through it unprefixed.
+        parse_base_url(field, &format!("https://{input}"))
+    }
+}
+
+/// The Entra sign-in hosts of the clouds Microsoft runs, each known by several names. Clouds
+/// that share a host are one family here: GCC signs in where the public cloud does, and GCC
+/// High where DoD does. The aliases are those of Entra's instance-discovery metadata (the
+/// `aliases` lists of `/common/discovery/instance`, which MSAL ships and its recorded tests
+/// replay); `login-us.microsoftonline.com`, listed there on its own, is left unknown (taken as
+/// given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignInCloud {
+    Public,
+    UsGovernment,
+    China,
+    Germany,
+}
+
+impl SignInCloud {
+    /// The family of a known sign-in host; `None` for any other host.
+    pub(crate) fn of_host(host: &str) -> Option<Self> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        Some(match host.as_str() {
+            "login.microsoftonline.com" | "login.windows.net" | "login.microsoft.com" | "sts.windows.net" => {
+                SignInCloud::Public
+            }
+            "login.microsoftonline.us" | "login.usgovcloudapi.net" => SignInCloud::UsGovernment,
+            "login.chinacloudapi.cn" | "login.partner.microsoftonline.cn" => SignInCloud::China,
+            "login.microsoftonline.de" => SignInCloud::Germany,
+            _ => return None,
+        })
+    }
+
+    /// For messages: which clouds sign in there, as `POWERBI_CLOUD` names them.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            SignInCloud::Public => "the public cloud's sign-in host (POWERBI_CLOUD=public or usgov)",
+            SignInCloud::UsGovernment => "the US Government sign-in host (POWERBI_CLOUD=usgovhigh or usdod)",
+            SignInCloud::China => "Azure China's sign-in host (POWERBI_CLOUD=china)",
+            SignInCloud::Germany => "the retired Azure Germany sign-in host, which has no Power BI cloud here",
+        }
+    }
+}
+
+impl Cloud {
+    /// The sign-in family of a built-in cloud; `None` for a custom one.
+    pub(crate) fn sign_in_cloud(&self) -> Option<SignInCloud> {
+        Some(match self {
+            Cloud::Public | Cloud::UsGov => SignInCloud::Public,
+            Cloud::UsGovHigh | Cloud::UsDod => SignInCloud::UsGovernment,
+            Cloud::China => SignInCloud::China,
+            Cloud::Custom(_) => return None,
+        })
+    }
+
+    /// The name [`from_name`](Self::from_name) reads for a built-in cloud, `custom` otherwise.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::UsGov => "usgov",
+            Cloud::UsGovHigh => "usgovhigh",
+            Cloud::UsDod => "usdod",
+            Cloud::China => "china",
+            Cloud::Custom(_) => "custom",
+        }
+    }
+}
+
 fn static_url(url: &'static str) -> Url {
     Url::parse(url).expect("built-in cloud URLs are valid")
 }
@@ -200,6 +278,34 @@ mod tests {
         let err = Cloud::from_name("mars").unwrap_err();
         assert_eq!(err.field(), Some("cloud"));
         assert_eq!(Cloud::from_name("US-Gov_High").unwrap(), Cloud::UsGovHigh);
+    }
+
+    #[test]
+    fn authority_host_is_a_url_or_a_bare_host_meaning_https() {
+        for (input, expected) in [
+            ("login.microsoftonline.us", "https://login.microsoftonline.us/"),
+            (" login.microsoftonline.us/ ", "https://login.microsoftonline.us/"),
+            ("https://login.microsoftonline.us", "https://login.microsoftonline.us/"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/"),
+            ("http://localhost:8080/tenant-proxy", "http://localhost:8080/tenant-proxy/"),
+        ] {
+            assert_eq!(parse_authority_host("AZURE_AUTHORITY_HOST", input).unwrap().as_str(), expected, "{input}");
+        }
+        for bad in ["http://login.microsoftonline.us", "ftp://x", "login.microsoftonline.us?x=1", "", "a b"] {
+            let err = parse_authority_host("AZURE_AUTHORITY_HOST", bad).unwrap_err();
+            assert_eq!(err.field(), Some("AZURE_AUTHORITY_HOST"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_built_in_cloud_signs_in_at_a_host_of_its_own_family() {
+        for cloud in [Cloud::Public, Cloud::UsGov, Cloud::UsGovHigh, Cloud::UsDod, Cloud::China] {
+            let host = cloud.authority_host();
+            assert_eq!(SignInCloud::of_host(host.host_str().unwrap()), cloud.sign_in_cloud(), "{cloud:?}");
+            assert_eq!(Cloud::from_name(cloud.name()).unwrap(), cloud);
+        }
+        assert_eq!(SignInCloud::of_host("LOGIN.MicrosoftOnline.US."), Some(SignInCloud::UsGovernment));
+        assert_eq!(SignInCloud::of_host("login.contoso.com"), None);
     }
 
     #[test]

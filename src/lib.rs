@@ -17,6 +17,7 @@ mod secret;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use auth::CloudSettings;
 pub use auth::{
     AadClient, AadClientBuilder, AccessToken, ClientSecretCredential, EntraEndpoint, StaticTokenCredential,
     TokenCredential, TokenRequestContext, UsernamePasswordCredential,

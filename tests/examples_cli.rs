@@ -125,6 +125,44 @@ async fn access_token_names_what_is_missing_or_wrong() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_examples_read_powerbi_cloud_and_azure_authority_host_together() {
+    let fake = FakeServices::start().await;
+    // The fake's loopback host with a national cloud: loopback is exempt from the cloud check,
+    // and the token is asked for that cloud's scope (the fake answers any scope).
+    let mut command = example("access_token");
+    fake_env(&mut command, &fake);
+    command.env("POWERBI_CLOUD", "usgovhigh");
+    stdout_json(&run(command).await);
+    let token_request = fake.requests().into_iter().find(|r| r.service == "entra").unwrap();
+    assert!(
+        token_request.body.contains("scope=https%3A%2F%2Fhigh.analysis.usgovcloudapi.net%2Fpowerbi%2Fapi%2F.default"),
+        "{}",
+        token_request.body
+    );
+
+    // A US Government sign-in host (bare, as the Azure SDKs accept it) without POWERBI_CLOUD.
+    for name in ["access_token", "embed_token"] {
+        let mut command = example(name);
+        fake_env(&mut command, &fake);
+        command.env("AZURE_AUTHORITY_HOST", "login.microsoftonline.us");
+        command.args(if name == "embed_token" { vec!["--workspace", fake.workspace_id()] } else { vec![] });
+        let stderr = one_line_failure(&run(command).await);
+        assert!(
+            stderr.contains("AZURE_AUTHORITY_HOST: login.microsoftonline.us is the US Government sign-in host")
+                && stderr.contains("POWERBI_CLOUD is not set, so the cloud is public"),
+            "{name}: {stderr}"
+        );
+    }
+    assert_eq!(fake.token_request_count(), 1, "only the first run signed in");
+
+    let mut command = example("access_token");
+    fake_env(&mut command, &fake);
+    command.env("POWERBI_CLOUD", "mars");
+    let stderr = one_line_failure(&run(command).await);
+    assert!(stderr.contains("POWERBI_CLOUD") && stderr.contains("mars"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn embed_token_covers_every_item_kind() {
     let fake = FakeServices::start().await;
     let (ws, report, dataset, dashboard, tile) =
@@ -175,6 +213,64 @@ async fn embed_token_covers_every_item_kind() {
         assert_eq!(sent.body, body, "{args:?}");
         assert_eq!(sent.header("x-powerbi-profile-id"), Some("a7c2b6e1-4c9d-4e53-9f3a-0d1e2f3a4b5c"));
     }
+}
+
+/// The body of the last GenerateToken request the fake saw.
+fn last_generate_token_body(fake: &FakeServices) -> Value {
+    let sent = fake.requests().into_iter().rfind(|r| r.path.ends_with("/GenerateToken")).unwrap();
+    serde_json::from_str(&sent.body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_token_username_without_identity_dataset_uses_the_dataset_the_command_names() {
+    let fake = FakeServices::start().await;
+    let (ws, report, dataset) = (fake.workspace_id(), fake.report_id(), fake.dataset_id());
+    let report_path = format!("/v1.0/myorg/groups/{ws}/reports/{report}");
+    // A report: its dataset, looked up before the token is requested.
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--report", report, "--username", "u@contoso.com", "--role", "R1"],
+        vec!["--qna-dataset", dataset, "--username", "u@contoso.com", "--role", "R1"],
+        vec!["--access-level", "create", "--dataset", dataset, "--username", "u@contoso.com", "--role", "R1"],
+    ];
+    for args in cases {
+        let before = fake.requests().len();
+        let mut command = example("embed_token");
+        fake_env(&mut command, &fake);
+        command.args(["--workspace", ws]).args(&args);
+        stdout_json(&run(command).await);
+        assert_eq!(
+            last_generate_token_body(&fake)["identities"],
+            serde_json::json!([{"username": "u@contoso.com", "roles": ["R1"], "datasets": [dataset]}]),
+            "{args:?}"
+        );
+        let report_lookups = fake.requests()[before..].iter().filter(|r| r.path == report_path).count();
+        let expected_lookups = if args[0] == "--report" { 2 } else { 0 };
+        assert_eq!(report_lookups, expected_lookups, "{args:?}: one lookup for the identity, one for the config");
+    }
+
+    // Several reports in one token: each report's dataset.
+    let mut command = example("embed_token");
+    fake_env(&mut command, &fake);
+    command.args(["--workspace", ws, "--report", report, "--target-workspace", ws, "--username", "u@contoso.com"]);
+    stdout_json(&run(command).await);
+    assert_eq!(
+        last_generate_token_body(&fake)["identities"],
+        serde_json::json!([{"username": "u@contoso.com", "datasets": [dataset]}])
+    );
+
+    // A dashboard or tile has no single dataset: refused, naming the flag, before any token.
+    let before = fake.generate_token_count();
+    for args in [
+        vec!["--dashboard", fake.dashboard_id(), "--username", "u@contoso.com"],
+        vec!["--dashboard", fake.dashboard_id(), "--tile", fake.tile_id(), "--username", "u@contoso.com"],
+    ] {
+        let mut command = example("embed_token");
+        fake_env(&mut command, &fake);
+        command.args(["--workspace", ws]).args(&args);
+        let stderr = one_line_failure(&run(command).await);
+        assert!(stderr.contains("--identity-dataset"), "{args:?}: {stderr}");
+    }
+    assert_eq!(fake.generate_token_count(), before);
 }
 
 #[tokio::test(flavor = "multi_thread")]

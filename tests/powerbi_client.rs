@@ -619,16 +619,21 @@ async fn embed_token_cache_shares_tokens_per_request_and_never_across_identities
     for user in ["alice", "bob"] {
         Mock::given(method("POST"))
             .and(path(&route))
-            .and(body_json(json!({"accessLevel": "View", "identities": [{"username": user, "roles": ["R"]}]})))
+            .and(body_json(json!({"accessLevel": "View", "identities": [{"username": user, "roles": ["R"], "datasets": [DATASET]}]})))
             .respond_with(fakes.embed_token_reply(&format!("token-{user}"), 60).set_delay(Duration::from_millis(100)))
             .expect(1)
             .mount(&fakes.powerbi)
             .await;
     }
     let client = fakes.builder().embed_token_cache(RefreshPolicy::default()).build().unwrap();
-    let alice =
-        GenerateTokenRequest::report_view().identity(EffectiveIdentity::new("alice").role("R")).build().unwrap();
-    let bob = GenerateTokenRequest::report_view().identity(EffectiveIdentity::new("bob").role("R")).build().unwrap();
+    let alice = GenerateTokenRequest::report_view()
+        .identity(EffectiveIdentity::new("alice").role("R").datasets([DATASET]))
+        .build()
+        .unwrap();
+    let bob = GenerateTokenRequest::report_view()
+        .identity(EffectiveIdentity::new("bob").role("R").datasets([DATASET]))
+        .build()
+        .unwrap();
     let mut calls = Vec::new();
     for i in 0..100 {
         let client = client.clone();
@@ -641,8 +646,10 @@ async fn embed_token_cache_shares_tokens_per_request_and_never_across_identities
         assert_eq!(token.unwrap().secret().expose_secret(), expected);
     }
     // An equal request built separately hits the same entry.
-    let alice_again =
-        GenerateTokenRequest::report_view().identity(EffectiveIdentity::new("alice").role("R")).build().unwrap();
+    let alice_again = GenerateTokenRequest::report_view()
+        .identity(EffectiveIdentity::new("alice").role("R").datasets([DATASET]))
+        .build()
+        .unwrap();
     assert_eq!(
         client.report_embed_token(WORKSPACE, REPORT, &alice_again).await.unwrap().secret().expose_secret(),
         "token-alice"

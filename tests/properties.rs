@@ -127,6 +127,9 @@ impl IdentityInput {
         if self.blob.as_deref() == Some("") {
             broken.push(field("identityBlob".into()));
         }
+        if self.datasets.is_empty() && self.reports.is_empty() {
+            broken.push(field("datasets".into()));
+        }
         broken
     }
 

@@ -31,6 +31,7 @@ const KEY: [u8; 32] = [0x3c; 32];
 const SECRET: &str = "redis-test-secret";
 const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
 const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const DATASET: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
 
 /// Answers every request with a new token (`<prefix>-1`, `<prefix>-2`, ...) after `delay`, so
 /// callers holding the same token got it from one request.
@@ -107,7 +108,7 @@ fn powerbi_replica(aad: AadClient, powerbi_uri: &str, shared: &SharedCache) -> P
 }
 
 fn view_as(user: &str) -> GenerateTokenRequest {
-    GenerateTokenRequest::report_view().identity(EffectiveIdentity::new(user)).build().unwrap()
+    GenerateTokenRequest::report_view().identity(EffectiveIdentity::new(user).datasets([DATASET])).build().unwrap()
 }
 
 async fn connect(server: &RedisServer) -> Arc<RedisStore> {
@@ -338,6 +339,7 @@ async fn redis_holds_no_token_identity_or_tenant_only_sealed_values_until_the_re
         .identity(
             EffectiveIdentity::new("alice@contoso.com")
                 .role("SecretRole")
+                .datasets([DATASET])
                 .custom_data("tier-gold")
                 .identity_blob("sql-token-blob"),
         )

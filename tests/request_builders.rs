@@ -63,7 +63,13 @@ fn contains_null(value: &Value) -> bool {
     }
 }
 
+/// An identity for `name` on [`DATASET`]: valid unless the test breaks a rule on purpose.
 fn user(name: &str) -> EffectiveIdentity {
+    EffectiveIdentity::new(name).datasets([DATASET])
+}
+
+/// An identity with no dataset or report yet (alone, it breaks the dataset rule).
+fn bare(name: &str) -> EffectiveIdentity {
     EffectiveIdentity::new(name)
 }
 
@@ -269,8 +275,8 @@ fn role_with_inner_spaces_is_accepted() {
 
 #[test]
 fn non_guid_identity_dataset_ids_are_named_by_index() {
-    assert_invalid(v1_with_identity(user("u").datasets([DATASET, "sales"])), "identities[0].datasets[1]");
-    assert_invalid(v2_with_identity(user("u").datasets([""])), "identities[0].datasets[0]");
+    assert_invalid(v1_with_identity(bare("u").datasets([DATASET, "sales"])), "identities[0].datasets[1]");
+    assert_invalid(v2_with_identity(bare("u").datasets([""])), "identities[0].datasets[0]");
 }
 
 #[test]
@@ -290,7 +296,7 @@ fn empty_identity_blob_is_refused() {
 #[test]
 fn identity_ids_are_sent_in_the_canonical_form_like_every_other_id() {
     // Accepted with braces, upper case and surrounding spaces; sent as Power BI writes ids.
-    let identity = user("u")
+    let identity = bare("u")
         .datasets([" {CFAFBEB1-8037-4D0C-896E-A46FB27FF229} "])
         .reports(["5B218778-E7A5-4D73-8187-F10824047715"]);
     let request = v1_with_identity(identity.clone()).unwrap();
@@ -303,6 +309,38 @@ fn identity_ids_are_sent_in_the_canonical_form_like_every_other_id() {
     let body = body_v2(&request);
     assert_eq!(body["datasets"], json!([{"id": DATASET}]));
     assert_eq!(body["identities"][0]["datasets"], json!([DATASET]));
+}
+
+#[test]
+fn identity_with_neither_datasets_nor_reports_names_its_datasets_before_any_request() {
+    // Power BI answers 400 "DatasetId is required for any EffectiveIdentity" to such a body.
+    for (v1, v2) in [
+        (v1_with_identity(bare("u@contoso.com")).map(drop), v2_with_identity(bare("u@contoso.com")).map(drop)),
+        (
+            v1_with_identity(bare("u@contoso.com").roles(["Viewer"]).custom_data("x")).map(drop),
+            v2_with_identity(bare("u@contoso.com").identity_blob(BLOB)).map(drop),
+        ),
+    ] {
+        for outcome in [v1, v2] {
+            let error = outcome.unwrap_err();
+            assert_eq!(error.field(), Some("identities[0].datasets"));
+            assert_eq!(
+                error.to_string(),
+                "invalid identities[0].datasets: is empty, and so is reports: name the dataset (or paginated \
+                 report) the identity applies to"
+            );
+        }
+    }
+    // The second identity is named by its index, whichever request carries it.
+    let result = GenerateTokenRequest::report_view().identities([user("a"), bare("b")]).build();
+    assert_invalid(result, "identities[1].datasets");
+    let result = GenerateTokenRequestV2::builder().report(REPORT).identities([user("a"), bare("b")]).build();
+    assert_invalid(result, "identities[1].datasets");
+    // A paginated report alone is enough, as is a dataset alone.
+    let request = v1_with_identity(bare("u").reports([REPORT])).unwrap();
+    assert_eq!(body(&request)["identities"][0], json!({"username": "u", "reports": [REPORT]}));
+    let request = v2_with_identity(bare("u").datasets([DATASET])).unwrap();
+    assert_eq!(body_v2(&request)["identities"][0], json!({"username": "u", "datasets": [DATASET]}));
 }
 
 // ---- V2 ----------------------------------------------------------------------------------
@@ -407,7 +445,7 @@ fn create_token_body_carries_the_canonical_dataset_id() {
 
 #[test]
 fn identity_body_has_every_field_in_schema_names() {
-    let full = user("customer-42@contoso.com")
+    let full = bare("customer-42@contoso.com")
         .roles(["Customer", "EU"])
         .datasets([DATASET])
         .reports([REPORT])
@@ -433,7 +471,7 @@ fn identity_body_has_every_field_in_schema_names() {
                     "identityBlob": {"value": BLOB},
                     "auditableContext": "portal-user-42"
                 },
-                {"username": "bare@contoso.com"}
+                {"username": "bare@contoso.com", "datasets": [DATASET]}
             ],
             "lifetimeInMinutes": 10
         })
@@ -449,7 +487,7 @@ fn v2_body_has_every_list_in_schema_names() {
         .dataset_with_xmla(DATASET_2, XmlaPermissions::ReadOnly)
         .dataset_with_xmla("8E8B1C3A-0000-4000-8000-000000000001", XmlaPermissions::Off)
         .target_workspace(WORKSPACE)
-        .identity(user("u@contoso.com").role("Viewer").datasets([DATASET]))
+        .identity(user("u@contoso.com").role("Viewer"))
         .lifetime_minutes(45)
         .datasource_identity(
             DatasourceIdentity::new(BLOB)

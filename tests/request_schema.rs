@@ -224,10 +224,13 @@ fn full_identity() -> EffectiveIdentity {
 fn identity_sets() -> Vec<Vec<EffectiveIdentity>> {
     vec![
         vec![],
-        vec![EffectiveIdentity::new("u@contoso.com")],
+        vec![EffectiveIdentity::new("u@contoso.com").reports([REPORT])],
         vec![EffectiveIdentity::new("u@contoso.com").role("Viewer").datasets([DATASET])],
-        vec![full_identity(), EffectiveIdentity::new("é".repeat(256)).roles((0..50).map(|i| format!("r{i}")))],
-        vec![EffectiveIdentity::new("DOMAIN\\user").custom_data("").auditable_context("")],
+        vec![
+            full_identity(),
+            EffectiveIdentity::new("é".repeat(256)).roles((0..50).map(|i| format!("r{i}"))).datasets([DATASET]),
+        ],
+        vec![EffectiveIdentity::new("DOMAIN\\user").custom_data("").auditable_context("").datasets([DATASET])],
     ]
 }
 

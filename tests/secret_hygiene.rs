@@ -492,7 +492,8 @@ fn debug_strings() -> Vec<(&'static str, String)> {
     let expires = clock.now() + time::Duration::hours(1);
     let access_token = AccessToken::new(SP_ACCESS_TOKEN, expires);
     let embed_token = EmbedToken::new(EMBED_TOKEN, Guid::from_u128(7), expires);
-    let identity = EffectiveIdentity::new("customer-42").role("Customer").identity_blob(IDENTITY_BLOB);
+    let identity =
+        EffectiveIdentity::new("customer-42").role("Customer").datasets([DATASET]).identity_blob(IDENTITY_BLOB);
     let datasource_identity =
         DatasourceIdentity::new(DATASOURCE_BLOB).datasource(DatasourceSelector::new("Sql").server("s").database("d"));
     let aad = AadClient::builder(ClientSecretCredential::new(TENANT, CLIENT, CLIENT_SECRET).unwrap())

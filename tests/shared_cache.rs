@@ -21,6 +21,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: [u8; 32] = [0x5a; 32];
 const SECRET: &str = "replica-secret";
+const DATASET: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
 
 fn replica(entra: &MockServer, shared: SharedCache) -> AadClient {
     AadClient::builder(ClientSecretCredential::new(TENANT, CLIENT, SECRET).unwrap())
@@ -84,6 +85,7 @@ async fn the_store_holds_no_token_and_no_identity_in_clear() {
         .identity(
             EffectiveIdentity::new("alice@contoso.com")
                 .role("SecretRole")
+                .datasets([DATASET])
                 .custom_data("tier-gold")
                 .identity_blob("sql-token-blob"),
         )
@@ -277,8 +279,10 @@ async fn replicas_share_one_embed_token_per_identity() {
             let client = client.clone();
             let user = if i % 2 == 0 { "alice" } else { "bob" };
             calls.push(tokio::spawn(async move {
-                let request =
-                    GenerateTokenRequest::report_view().identity(EffectiveIdentity::new(user)).build().unwrap();
+                let request = GenerateTokenRequest::report_view()
+                    .identity(EffectiveIdentity::new(user).datasets([DATASET]))
+                    .build()
+                    .unwrap();
                 let token = client
                     .report_embed_token(
                         "f089354e-8366-4e18-aea3-4cb4a3a50b48",

@@ -8,7 +8,8 @@
 //!
 //! Without `AZURE_TENANT_ID` it runs on the crate's built-in fake (`testing` feature). With
 //! `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `POWERBI_WORKSPACE_ID` and
-//! `POWERBI_REPORT_ID` it signs in as that service principal and embeds that report.
+//! `POWERBI_REPORT_ID` it signs in as that service principal and embeds that report;
+//! `POWERBI_CLOUD` and `AZURE_AUTHORITY_HOST` pick a national cloud, as for `AadClient::from_env`.
 //! `PORT` (default 3000; 0 picks a free one) and, on the fake, `EMBED_TOKEN_LIFETIME_SECS`
 //! (short tokens, to watch the page renew them) are optional.
 

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use powerbi_embed::testing::FakeServices;
-use powerbi_embed::{AadClient, ClientSecretCredential, EmbedConfig, GenerateTokenRequest, PowerBiClient};
+use powerbi_embed::{
+    AadClient, ClientSecretCredential, CloudSettings, EmbedConfig, GenerateTokenRequest, PowerBiClient,
+};
 
 use crate::settings::AzureSettings;
 
@@ -52,13 +54,16 @@ impl EmbedSource {
         }
     }
 
-    /// A source on Entra ID and Power BI (public cloud), as a service principal.
+    /// A source on Entra ID and Power BI, as a service principal, in the cloud `POWERBI_CLOUD`
+    /// and `AZURE_AUTHORITY_HOST` name (public by default), read as `AadClient::from_env` does.
     ///
     /// # Errors
-    /// The crate's validation of the tenant, client id and secret (no network call yet).
+    /// The crate's validation of the tenant, client id and secret, and of `POWERBI_CLOUD` and
+    /// `AZURE_AUTHORITY_HOST` (no network call yet).
     pub fn azure(settings: AzureSettings) -> powerbi_embed::Result<Self> {
         let credential = ClientSecretCredential::new(&settings.tenant_id, &settings.client_id, settings.client_secret)?;
-        let client = PowerBiClient::new(AadClient::new(credential)?)?;
+        let aad = CloudSettings::from_env()?.apply(AadClient::builder(credential)).build()?;
+        let client = PowerBiClient::new(aad)?;
         Ok(Self {
             client,
             workspace_id: settings.workspace_id,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use powerbi_embed::{AadClient, Cloud, EnvironmentCredential, PowerBiClient, RedisStore, SharedCache};
+use powerbi_embed::{AadClient, AadClientBuilder, CloudSettings, PowerBiClient, RedisStore, SharedCache};
 
 /// Prints one actionable line to stderr and exits non-zero (no panic, no backtrace).
 pub fn fail(message: impl Display) -> ! {
@@ -35,24 +35,15 @@ pub fn require_env(name: &str, why: &str) -> String {
     env(name).unwrap_or_else(|| fail(format_args!("{name} is not set ({why})")))
 }
 
-/// The cloud from `POWERBI_CLOUD` (default public).
-pub fn cloud() -> Cloud {
-    match env("POWERBI_CLOUD") {
-        Some(name) => Cloud::from_name(&name).unwrap_or_else(|e| fail(e)),
-        None => Cloud::Public,
-    }
+/// `POWERBI_CLOUD` and `AZURE_AUTHORITY_HOST` applied to `builder` (checked against each other).
+pub fn with_cloud_from_env(builder: AadClientBuilder) -> AadClientBuilder {
+    CloudSettings::from_env().unwrap_or_else(|e| fail(e)).apply(builder)
 }
 
-/// An `AadClient` from the `AZURE_*` variables, as `EnvironmentCredential` reads them, sharing
-/// its tokens through `shared` when given.
+/// An `AadClient` from the `AZURE_*` and `POWERBI_CLOUD` variables (`AadClient::from_env`),
+/// sharing its tokens through `shared` when given.
 pub fn aad_from_env(shared: Option<&SharedCache>) -> AadClient {
-    let credential = EnvironmentCredential::from_env().unwrap_or_else(|e| fail(e));
-    // AZURE_AUTHORITY_HOST, already validated by the credential.
-    let authority_host = credential.authority_host().map(str::to_owned);
-    let mut builder = AadClient::builder(credential).cloud(cloud());
-    if let Some(host) = authority_host {
-        builder = builder.authority_host(host);
-    }
+    let mut builder = AadClient::builder_from_env().unwrap_or_else(|e| fail(e));
     if let Some(shared) = shared {
         builder = builder.shared_cache(shared.clone());
     }

@@ -73,6 +73,79 @@ impl AadClient {
         Self::builder(credential).build()
     }
 
+    /// A client configured by the environment alone, as the Azure SDKs read it: the credential
+    /// of [`EnvironmentCredential`](crate::EnvironmentCredential) (`AZURE_TENANT_ID`,
+    /// `AZURE_CLIENT_ID` and a secret, certificate, username and password, or federated token
+    /// file), the cloud from `POWERBI_CLOUD` and the sign-in host from `AZURE_AUTHORITY_HOST`
+    /// (a URL or a bare host), checked against each other ([`CloudSettings`](crate::CloudSettings)).
+    ///
+    /// **No managed identity fallback.** When no credential variable is set this is an error
+    /// naming `AZURE_CLIENT_SECRET`, not a silent attempt at a managed identity: the Azure
+    /// SDKs' `EnvironmentCredential` behaves the same way, and only their
+    /// `DefaultAzureCredential` chains on to managed identity, which turns a missing secret into
+    /// a slow, misleading IMDS timeout. On Azure with a managed identity, build
+    /// [`ManagedIdentityCredential`](crate::ManagedIdentityCredential) yourself and pass it to
+    /// [`builder`](Self::builder), with [`CloudSettings::from_env`](crate::CloudSettings::from_env)
+    /// if the cloud comes from the environment too.
+    ///
+    /// ```no_run
+    /// # async fn run() -> powerbi_embed::Result<()> {
+    /// let aad = powerbi_embed::AadClient::from_env()?;
+    /// let token = aad.token().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming the variable at fault (see
+    /// [`EnvironmentCredential::from_lookup`](crate::EnvironmentCredential::from_lookup) and
+    /// [`CloudSettings::from_lookup`](crate::CloudSettings::from_lookup)).
+    pub fn from_env() -> Result<Self> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// As [`from_env`](Self::from_env), reading the variables through `lookup` (a name in, its
+    /// value out) instead of the process environment.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        Self::builder_from_env_with(lookup)?.build()
+    }
+
+    /// The builder behind [`from_env`](Self::from_env), to add a shared cache, a clock or
+    /// policies before building.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn builder_from_env() -> Result<AadClientBuilder> {
+        Self::builder_from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// The builder behind [`from_env_with`](Self::from_env_with).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use powerbi_embed::{AadClient, Cloud};
+    /// let vars = HashMap::from([
+    ///     ("AZURE_TENANT_ID", "contoso.onmicrosoft.us"),
+    ///     ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001"),
+    ///     ("AZURE_CLIENT_SECRET", "the secret's Value"),
+    ///     ("AZURE_AUTHORITY_HOST", "login.microsoftonline.us"),
+    ///     ("POWERBI_CLOUD", "usgovhigh"),
+    /// ]);
+    /// let aad = AadClient::builder_from_env_with(|name| vars.get(name).map(|v| v.to_string()))
+    ///     .unwrap()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(aad.cloud(), &Cloud::UsGovHigh);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn builder_from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<AadClientBuilder> {
+        crate::auth::environment::aad_builder(&lookup)
+    }
+
     /// A builder, to choose the cloud, HTTP client, retry and refresh policies.
     pub fn builder(credential: impl TokenCredential + 'static) -> AadClientBuilder {
         AadClientBuilder::new(Arc::new(credential))

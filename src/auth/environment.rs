@@ -9,12 +9,14 @@ use async_trait::async_trait;
 
 use crate::auth::assertion::ClientAssertionCredential;
 use crate::auth::certificate::{ClientCertificateCredential, CERTIFICATE_PASSWORD};
+use crate::auth::client::{AadClient, AadClientBuilder};
 use crate::auth::client_secret::ClientSecretCredential;
 use crate::auth::credential::{TokenCredential, TokenRequestContext};
 use crate::auth::token::AccessToken;
 use crate::auth::user_password::UsernamePasswordCredential;
+use crate::cloud::{parse_authority_host, Cloud, SignInCloud};
 use crate::error::{Error, Result};
-use crate::http::url::parse_base_url;
+use crate::http::url::is_loopback;
 use crate::ids::{validate_client_id, validate_tenant};
 use crate::secret::Secret;
 
@@ -28,6 +30,7 @@ const AZURE_USERNAME: &str = "AZURE_USERNAME";
 const AZURE_PASSWORD: &str = "AZURE_PASSWORD";
 const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
 const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+const POWERBI_CLOUD: &str = "POWERBI_CLOUD";
 
 /// Which credential an [`EnvironmentCredential`] picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,18 +81,19 @@ impl fmt::Display for EnvironmentCredentialKind {
 ///    the file).
 ///
 /// Empty variables count as unset. `AZURE_AUTHORITY_HOST`, if set, is checked and offered by
-/// [`authority_host`](Self::authority_host) for the [`AadClient`](crate::AadClient) builder.
+/// [`authority_host`](Self::authority_host).
+///
+/// The credential alone does not choose where to sign in: [`AadClient::from_env`] reads it,
+/// `POWERBI_CLOUD` and `AZURE_AUTHORITY_HOST` together and is what most code wants. Like the
+/// Azure SDKs' `EnvironmentCredential` (and unlike their `DefaultAzureCredential`), it never
+/// falls back to a managed identity: see [`AadClient::from_env`].
 ///
 /// ```no_run
-/// use powerbi_embed::{AadClient, EnvironmentCredential};
+/// use powerbi_embed::{AadClient, CloudSettings, EnvironmentCredential};
 /// # async fn run() -> powerbi_embed::Result<()> {
 /// let credential = EnvironmentCredential::from_env()?;
 /// tracing::info!(kind = %credential.kind(), "signing in to Entra ID");
-/// let authority_host = credential.authority_host().map(str::to_owned);
-/// let mut builder = AadClient::builder(credential);
-/// if let Some(host) = authority_host {
-///     builder = builder.authority_host(host);
-/// }
+/// let builder = CloudSettings::from_env()?.apply(AadClient::builder(credential));
 /// let token = builder.build()?.token().await?;
 /// # Ok(()) }
 /// ```
@@ -140,7 +144,7 @@ impl EnvironmentCredential {
         let tenant_id = validate_tenant(AZURE_TENANT_ID, &vars.required(AZURE_TENANT_ID)?)?;
         let client_id = validate_client_id(AZURE_CLIENT_ID, &vars.required(AZURE_CLIENT_ID)?)?;
         let authority_host = match vars.get(AZURE_AUTHORITY_HOST) {
-            Some(host) => Some(parse_base_url(AZURE_AUTHORITY_HOST, &host)?.to_string()),
+            Some(host) => Some(parse_authority_host(AZURE_AUTHORITY_HOST, &host)?.to_string()),
             None => None,
         };
         let (kind, inner) = select(&vars, &tenant_id, &client_id)?;
@@ -152,12 +156,135 @@ impl EnvironmentCredential {
         self.kind
     }
 
-    /// `AZURE_AUTHORITY_HOST`, checked (`https`, or `http` to loopback) and normalised to end
-    /// in `/`; `None` when unset. Pass it to
-    /// [`AadClientBuilder::authority_host`](crate::AadClientBuilder::authority_host).
+    /// `AZURE_AUTHORITY_HOST`, checked (`https`, or `http` to loopback) and normalised to a URL
+    /// ending in `/` (a bare host such as `login.microsoftonline.us`, as the Azure SDKs accept,
+    /// means `https://` that host); `None` when unset. [`CloudSettings`] checks it against
+    /// `POWERBI_CLOUD`; this does not.
     pub fn authority_host(&self) -> Option<&str> {
         self.authority_host.as_deref()
     }
+}
+
+/// Where to sign in and which Power BI cloud to call, as the environment says:
+/// `POWERBI_CLOUD` picks the cloud (`public`, the default, `usgov`, `usgovhigh`, `usdod`,
+/// `china`; see [`Cloud::from_name`]) and `AZURE_AUTHORITY_HOST`, when set, the Entra host
+/// (a URL, or a bare host meaning `https://` that host, as the Azure SDKs read it).
+///
+/// The two are checked against each other: an authority host that is the sign-in host of
+/// another known cloud than the one picked (say `login.microsoftonline.us` with no
+/// `POWERBI_CLOUD`, which means public) is an error naming both, since signing in at one cloud
+/// and calling another's Power BI only fails later with an AADSTS or 401 error. A loopback host
+/// (a local fake) and a host no known cloud uses (a proxy) are taken as given.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use powerbi_embed::{Cloud, CloudSettings};
+/// let vars = HashMap::from([("POWERBI_CLOUD", "usgovhigh"), ("AZURE_AUTHORITY_HOST", "login.microsoftonline.us")]);
+/// let settings = CloudSettings::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap();
+/// assert_eq!(settings.cloud(), &Cloud::UsGovHigh);
+/// assert_eq!(settings.authority_host().as_str(), "https://login.microsoftonline.us/");
+///
+/// let err = CloudSettings::from_lookup(|name| (name == "AZURE_AUTHORITY_HOST").then(|| "login.microsoftonline.us".into()))
+///     .unwrap_err();
+/// assert_eq!(err.field(), Some("AZURE_AUTHORITY_HOST"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudSettings {
+    cloud: Cloud,
+    authority_host: Option<url::Url>,
+}
+
+impl CloudSettings {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// As [`from_lookup`](Self::from_lookup).
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup` (a name in, its value out).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `POWERBI_CLOUD` (an unknown cloud) or
+    /// `AZURE_AUTHORITY_HOST` (not a URL or host, `http` to a host that is not loopback, or
+    /// the sign-in host of another cloud than `POWERBI_CLOUD` picks).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = Vars(&lookup);
+        let cloud = match vars.get(POWERBI_CLOUD) {
+            Some(name) => Cloud::from_name(&name).map_err(|e| rename_field(e, POWERBI_CLOUD))?,
+            None => Cloud::Public,
+        };
+        let authority_host = match vars.get(AZURE_AUTHORITY_HOST) {
+            Some(host) => Some(parse_authority_host(AZURE_AUTHORITY_HOST, &host)?),
+            None => None,
+        };
+        if let Some(host) = &authority_host {
+            check_same_cloud(&cloud, host, vars.get(POWERBI_CLOUD).is_some())?;
+        }
+        Ok(Self { cloud, authority_host })
+    }
+
+    /// The Power BI cloud (`POWERBI_CLOUD`, default [`Cloud::Public`]).
+    pub fn cloud(&self) -> &Cloud {
+        &self.cloud
+    }
+
+    /// Where to sign in: `AZURE_AUTHORITY_HOST` when set, else the cloud's own host.
+    pub fn authority_host(&self) -> url::Url {
+        self.authority_host.clone().unwrap_or_else(|| self.cloud.authority_host())
+    }
+
+    /// Sets the cloud and, when `AZURE_AUTHORITY_HOST` is set, the authority host.
+    pub fn apply(&self, builder: AadClientBuilder) -> AadClientBuilder {
+        let builder = builder.cloud(self.cloud.clone());
+        match &self.authority_host {
+            Some(host) => builder.authority_host(host.as_str()),
+            None => builder,
+        }
+    }
+}
+
+/// Refuses an authority host that belongs to another known cloud than `cloud`.
+fn check_same_cloud(cloud: &Cloud, host: &url::Url, cloud_was_set: bool) -> Result<()> {
+    if is_loopback(host) {
+        return Ok(());
+    }
+    let (Some(picked), Some(found)) = (cloud.sign_in_cloud(), host.host_str().and_then(SignInCloud::of_host)) else {
+        return Ok(());
+    };
+    if picked == found {
+        return Ok(());
+    }
+    let picked_text = if cloud_was_set {
+        format!("POWERBI_CLOUD is {}", cloud.name())
+    } else {
+        format!("POWERBI_CLOUD is not set, so the cloud is {}", cloud.name())
+    };
+    Err(Error::invalid(
+        AZURE_AUTHORITY_HOST,
+        format!(
+            "{} is {}, but {picked_text}, which signs in at {}: set POWERBI_CLOUD to the cloud of the tenant, \
+             or AZURE_AUTHORITY_HOST to its sign-in host",
+            host.host_str().unwrap_or_default(),
+            found.describe(),
+            cloud.authority_host().host_str().unwrap_or_default(),
+        ),
+    ))
+}
+
+fn rename_field(error: Error, field: &'static str) -> Error {
+    match error {
+        Error::InvalidInput { reason, .. } => Error::invalid(field, reason),
+        other => other,
+    }
+}
+
+/// The builder [`AadClient::builder_from_env_with`] returns.
+pub(crate) fn aad_builder(lookup: &dyn Fn(&str) -> Option<String>) -> Result<AadClientBuilder> {
+    let credential = EnvironmentCredential::from_lookup(lookup)?;
+    let settings = CloudSettings::from_lookup(lookup)?;
+    Ok(settings.apply(AadClient::builder(credential)))
 }
 
 /// The lookup, with empty and blank values treated as unset (deployment templates often

@@ -3,7 +3,7 @@
 //! sets, AKS nodes) and the local identity endpoint of App Service and Functions.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,8 +154,21 @@ impl Source {
 
     fn app_service(field: &'static str, endpoint: &str, header: Secret) -> Result<Self> {
         let url = parse_endpoint(field, endpoint)?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::invalid(field, "must be an http or https URL"));
+        match url.scheme() {
+            "https" => {}
+            // The identity header goes with every request: plain http only where it stays on
+            // the host or its private network (Linux App Service uses 169.254.x.x, Windows
+            // 127.0.0.1, Functions containers localhost), never across the internet.
+            "http" if is_loopback(&url) || is_local_ip_literal(url.host()) => {}
+            "http" => {
+                return Err(Error::invalid(
+                    field,
+                    "plain http is only allowed to loopback (127.0.0.0/8, ::1, localhost), link-local \
+                     (169.254.0.0/16, fe80::/10) or private addresses (10/8, 172.16/12, 192.168/16, \
+                     fc00::/7) given as IP literals; use https",
+                ))
+            }
+            _ => return Err(Error::invalid(field, "must be an http or https URL")),
         }
         if header.expose_secret().trim().is_empty() {
             return Err(Error::invalid("identity_header", "is empty"));
@@ -168,9 +181,21 @@ impl Source {
         Ok(Self::AppService { url, header })
     }
 
-    /// App Service when the platform set both of its variables, otherwise IMDS.
+    /// App Service when the platform set both of its variables, otherwise IMDS. Service
+    /// Fabric sets the same two plus `IDENTITY_SERVER_THUMBPRINT`; its endpoint speaks
+    /// another dialect over a self-signed certificate, so it is refused rather than sent down
+    /// the App Service path to fail there with a misleading error.
     fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let service_fabric = ["IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT"];
+        if service_fabric.iter().all(|name| var(name).is_some()) {
+            return Err(Error::invalid(
+                "IDENTITY_SERVER_THUMBPRINT",
+                "is set with IDENTITY_ENDPOINT and IDENTITY_HEADER, so this is a Service Fabric managed \
+                 identity, which this crate does not support; use another credential (a client certificate \
+                 or secret, or workload identity)",
+            ));
+        }
         match (var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER")) {
             (Some(endpoint), Some(header)) => Self::app_service("IDENTITY_ENDPOINT", &endpoint, header.into()),
             _ => Self::imds("imds_endpoint", IMDS_TOKEN_URL),
@@ -215,6 +240,22 @@ impl Source {
     }
 }
 
+/// A link-local or private address written as an IP literal (names are never trusted here:
+/// what a name resolves to is up to DNS).
+fn is_local_ip_literal(host: Option<Host<&str>>) -> bool {
+    match host {
+        Some(Host::Ipv4(ip)) => ip.is_link_local() || ip.is_private(),
+        Some(Host::Ipv6(ip)) => is_local_ipv6(ip),
+        _ => false,
+    }
+}
+
+/// fe80::/10 (link-local) or fc00::/7 (unique local, IPv6's private range).
+fn is_local_ipv6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    first & 0xffc0 == 0xfe80 || first & 0xfe00 == 0xfc00
+}
+
 /// An absolute URL with no credentials, query or fragment (the query is ours to write).
 fn parse_endpoint(field: &'static str, endpoint: &str) -> Result<Url> {
     let url = Url::parse(endpoint.trim()).map_err(|e| Error::invalid(field, format!("not an absolute URL ({e})")))?;
@@ -237,7 +278,7 @@ fn parse_endpoint(field: &'static str, endpoint: &str) -> Result<Url> {
 /// [`AadClient`](crate::AadClient)'s, with redirects off and short timeouts (2 s to connect,
 /// 15 s in all); the `AadClient`'s retry policy does not apply either.
 ///
-/// Retries follow the IMDS guidance: 404, 429 and 5xx are retried with exponential backoff
+/// Retries follow the IMDS guidance and MSAL: 404, 408, 429 and 5xx are retried with exponential backoff
 /// (1 s, 2 s, 4 s, ..., honouring `Retry-After` up to 60 s) for at most
 /// [`max_attempts`](Self::max_attempts) attempts; 410 (IMDS being updated) is retried every 10 s
 /// until at least 70 s have passed; other statuses are not retried. When nothing answers at the
@@ -245,6 +286,8 @@ fn parse_endpoint(field: &'static str, endpoint: &str) -> Result<Url> {
 /// identity here.
 ///
 /// Not supported: Azure Arc, Service Fabric and Cloud Shell, which use other protocols.
+/// Service Fabric is recognised by its variables and refused with an error naming
+/// `IDENTITY_SERVER_THUMBPRINT`.
 ///
 /// ```no_run
 /// use powerbi_embed::{AadClient, ManagedIdentityCredential, ManagedIdentityId};
@@ -280,9 +323,33 @@ impl ManagedIdentityCredential {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `client_id`, `object_id` or `resource_id` when the id is
-    /// malformed, or `IDENTITY_ENDPOINT` when it is not a URL.
+    /// malformed, `IDENTITY_ENDPOINT` when it is not a URL or is plain `http` to a host that is
+    /// not loopback, link-local or private (as for [`app_service`](Self::app_service)), or
+    /// `IDENTITY_SERVER_THUMBPRINT` when the variables are Service Fabric's.
     pub fn new(id: ManagedIdentityId) -> Result<Self> {
-        Self::with_source(id, Source::from_env(|name| std::env::var(name).ok())?)
+        Self::from_lookup(id, |name| std::env::var(name).ok())
+    }
+
+    /// As [`new`](Self::new), reading `IDENTITY_ENDPOINT`, `IDENTITY_HEADER` and
+    /// `IDENTITY_SERVER_THUMBPRINT` through `lookup` (a name in, its value out) instead of the
+    /// process environment.
+    ///
+    /// ```
+    /// use powerbi_embed::{ManagedIdentityCredential, ManagedIdentityId};
+    /// let service_fabric = |name: &str| match name {
+    ///     "IDENTITY_ENDPOINT" => Some("https://10.0.0.4:2377/metadata/identity/oauth2/token".to_owned()),
+    ///     "IDENTITY_HEADER" => Some("header".to_owned()),
+    ///     "IDENTITY_SERVER_THUMBPRINT" => Some("0123456789abcdef".to_owned()),
+    ///     _ => None,
+    /// };
+    /// let err = ManagedIdentityCredential::from_lookup(ManagedIdentityId::SystemAssigned, service_fabric).unwrap_err();
+    /// assert_eq!(err.field(), Some("IDENTITY_SERVER_THUMBPRINT"));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn from_lookup(id: ManagedIdentityId, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        Self::with_source(id, Source::from_env(lookup)?)
     }
 
     /// A credential for `id` that asks IMDS at `endpoint`, the full token URL: the real one,
@@ -319,7 +386,8 @@ impl ManagedIdentityCredential {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the id field, `identity_endpoint` (not an http(s) URL, or
+    /// [`Error::InvalidInput`] naming the id field, `identity_endpoint` (not an http(s) URL,
+    /// plain `http` to anything but a loopback host or a link-local or private IP literal, or
     /// with a query string) or `identity_header` (empty, or not a valid header value).
     pub fn app_service(id: ManagedIdentityId, endpoint: impl AsRef<str>, header: impl Into<Secret>) -> Result<Self> {
         Self::with_source(id, Source::app_service("identity_endpoint", endpoint.as_ref(), header.into())?)
@@ -375,7 +443,8 @@ impl ManagedIdentityCredential {
     fn status_retry_delay(&self, reply: &Reply, attempt: u32, waited: Duration) -> Option<Duration> {
         let (may_retry, planned) = match reply.status {
             410 => (waited < GONE_WINDOW || attempt < self.max_attempts, GONE_INTERVAL),
-            404 | 429 | 500..=599 => (attempt < self.max_attempts, backoff(attempt)),
+            // MSAL's list (HttpRetryConditions.Imds): 404, 408, 410, 429 and 5xx.
+            404 | 408 | 429 | 500..=599 => (attempt < self.max_attempts, backoff(attempt)),
             _ => return None,
         };
         if !may_retry || attempt >= MOST_ATTEMPTS {

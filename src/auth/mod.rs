@@ -22,7 +22,7 @@ pub use client::{AadClient, AadClientBuilder};
 pub use client_secret::ClientSecretCredential;
 pub use credential::{EntraEndpoint, TokenCredential, TokenRequestContext};
 pub use device_code::{DeviceCodeCredential, DeviceCodePrompt};
-pub use environment::{EnvironmentCredential, EnvironmentCredentialKind};
+pub use environment::{CloudSettings, EnvironmentCredential, EnvironmentCredentialKind};
 pub use managed_identity::{ManagedIdentityCredential, ManagedIdentityId};
 pub use static_token::StaticTokenCredential;
 pub use token::AccessToken;

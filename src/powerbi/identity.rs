@@ -18,8 +18,11 @@ const MAX_ROLE_CHARS: usize = 50;
 /// The end user an embed token acts for, under row-level security (RLS).
 ///
 /// A consuming builder; the rules (username required, at most 256 characters and no spaces; at
-/// most 50 roles, each at most 50 characters and without `,`; GUID dataset and report ids) are
-/// checked when the request that carries it is built, so one `?` covers everything.
+/// most 50 roles, each at most 50 characters and without `,`; GUID dataset and report ids; at
+/// least one dataset or paginated report) are checked when the request that carries it is
+/// built, so one `?` covers everything. An identity with neither [`datasets`](Self::datasets)
+/// nor [`reports`](Self::reports) is refused naming `identities[i].datasets`: Power BI refuses
+/// it too ("DatasetId is required for any EffectiveIdentity"), but only after a round trip.
 ///
 /// ```
 /// use powerbi_embed::{EffectiveIdentity, GenerateTokenRequest};
@@ -33,6 +36,9 @@ const MAX_ROLE_CHARS: usize = 50;
 ///     .build()
 ///     .unwrap();
 /// # let _ = request;
+///
+/// let no_dataset = GenerateTokenRequest::report_view().identity(EffectiveIdentity::new("customer-42")).build();
+/// assert_eq!(no_dataset.unwrap_err().field(), Some("identities[0].datasets"));
 /// ```
 #[derive(Clone, Default)]
 pub struct EffectiveIdentity {
@@ -148,6 +154,14 @@ impl EffectiveIdentity {
         }
         if self.identity_blob.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::invalid(field("identityBlob"), "is empty"));
+        }
+        // Power BI refuses such an identity after a round trip ("DatasetId is required for any
+        // EffectiveIdentity"), so say it here, before any request.
+        if self.datasets.is_empty() && self.reports.is_empty() {
+            return Err(Error::invalid(
+                field("datasets"),
+                "is empty, and so is reports: name the dataset (or paginated report) the identity applies to",
+            ));
         }
         Ok(())
     }
