@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
 use crate::error::Result;
 use crate::http::url::parse_base_url;
-use crate::http::{default_http_client, HttpPipeline, RetryPolicy};
+use crate::http::{default_http_client, HttpPipeline, RetryPolicy, DEFAULT_MAX_REPLY_BYTES, MIN_REPLY_BYTES};
 
 /// Acquires and caches Entra access tokens for Power BI.
 ///
@@ -191,6 +191,7 @@ pub struct AadClientBuilder {
     refresh: RefreshPolicy,
     clock: Arc<dyn Clock>,
     shared: Option<SharedCache>,
+    max_reply_bytes: usize,
 }
 
 impl AadClientBuilder {
@@ -206,6 +207,7 @@ impl AadClientBuilder {
             refresh: RefreshPolicy::default(),
             clock: Arc::new(SystemClock),
             shared: None,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
         }
     }
 
@@ -264,6 +266,15 @@ impl AadClientBuilder {
         self
     }
 
+    /// The most bytes of a reply body to read (default 4 MiB, at least 1 KiB). A longer body is
+    /// an [`Error::UnexpectedResponse`](crate::Error::UnexpectedResponse), refused from its
+    /// `Content-Length` or cut off once the cap is read, without reading the rest; it is not
+    /// retried.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_reply_bytes = bytes.max(MIN_REPLY_BYTES);
+        self
+    }
+
     /// The clock, for tests ([`ManualClock`](crate::ManualClock)).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -290,7 +301,10 @@ impl AadClientBuilder {
             Some(client) => client,
             None => default_http_client()?,
         };
-        let http = HttpPipeline { client, retry: self.retry, clock: self.clock.clone() };
+        let http = HttpPipeline {
+            max_reply_bytes: self.max_reply_bytes,
+            ..HttpPipeline::new(client, self.retry, self.clock.clone())
+        };
         let cache = TokenCache::new(self.clock, self.refresh);
         let cache = match self.shared {
             Some(shared) => cache.with_shared(shared, "entra".to_owned()),

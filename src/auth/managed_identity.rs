@@ -341,8 +341,8 @@ impl ManagedIdentityCredential {
     /// success reply comes back as `Ok`.
     async fn fetch(&self, ctx: &TokenRequestContext<'_>, url: &Url) -> Result<Reply> {
         // One attempt per call: the retry rules below are IMDS's, not the crate's defaults.
-        let pipeline =
-            HttpPipeline { client: self.client.clone(), retry: RetryPolicy::none(), clock: ctx.http.clock.clone() };
+        // The AadClient's clock and reply-size cap, with this credential's own client.
+        let pipeline = HttpPipeline { client: self.client.clone(), retry: RetryPolicy::none(), ..ctx.http.clone() };
         let mut waited = Duration::ZERO;
         let mut attempt = 1;
         loop {

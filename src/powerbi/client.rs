@@ -13,7 +13,10 @@ use crate::auth::{AadClient, AccessToken};
 use crate::cache::{Need, RefreshPolicy, SharedCache, TokenCache};
 use crate::error::{Error, Result};
 use crate::http::url::parse_base_url;
-use crate::http::{default_http_client, parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy};
+use crate::http::{
+    default_http_client, parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy, DEFAULT_MAX_REPLY_BYTES,
+    MIN_REPLY_BYTES,
+};
 use crate::ids::Guid;
 use crate::powerbi::embed_config::EmbedConfig;
 use crate::powerbi::error::power_bi_error;
@@ -107,6 +110,7 @@ impl PowerBiClient {
             shared: None,
             default_lifetime: Duration::from_secs(30 * 60),
             generate_idempotent: true,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
         }
     }
 
@@ -519,6 +523,7 @@ pub struct PowerBiClientBuilder {
     shared: Option<SharedCache>,
     default_lifetime: Duration,
     generate_idempotent: bool,
+    max_reply_bytes: usize,
 }
 
 impl PowerBiClientBuilder {
@@ -581,6 +586,15 @@ impl PowerBiClientBuilder {
         self
     }
 
+    /// The most bytes of a reply body to read (default 4 MiB, at least 1 KiB). A longer body is
+    /// an [`Error::UnexpectedResponse`](crate::Error::UnexpectedResponse), refused from its
+    /// `Content-Length` or cut off once the cap is read, without reading the rest; it is not
+    /// retried.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_reply_bytes = bytes.max(MIN_REPLY_BYTES);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -602,7 +616,10 @@ impl PowerBiClientBuilder {
             None => default_http_client()?,
         };
         let clock = self.aad.clock().clone();
-        let http = HttpPipeline { client, retry: self.retry, clock: clock.clone() };
+        let http = HttpPipeline {
+            max_reply_bytes: self.max_reply_bytes,
+            ..HttpPipeline::new(client, self.retry, clock.clone())
+        };
         // Everything that changes an embed token beyond the request itself: the API (cloud),
         // the profile, and who signs in (authority, tenant, client).
         let namespace = format!(
