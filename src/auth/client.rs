@@ -142,7 +142,7 @@ impl AadClient {
                         endpoint: inner.endpoint,
                         http: &inner.http,
                     };
-                    let outcome = inner.credential.get_token(&ctx).await;
+                    let outcome = inner.credential.get_token(&ctx).await.and_then(header_safe);
                     match &outcome {
                         Ok(token) => tracing::debug!(expires_on = %token.expires_on(), "token acquired"),
                         Err(error) => tracing::debug!(%error, "token request failed"),
@@ -175,6 +175,21 @@ impl AadClient {
 
     fn cache_key(&self, sorted_scopes: &[String]) -> String {
         format!("{}|{}|{}", self.inner.authority_host, self.inner.identity, sorted_scopes.join(" "))
+    }
+}
+
+/// Refuses a token that cannot be sent as `Authorization: Bearer <token>` (a CR, LF or other
+/// control character, e.g. the trailing newline of a token read from a file), whatever
+/// credential produced it: refused here it is never cached, where otherwise every Power BI call
+/// with it would fail to be sent.
+fn header_safe(token: AccessToken) -> Result<AccessToken> {
+    match token.bearer_header() {
+        Some(_) => Ok(token),
+        None => Err(crate::Error::credential(
+            "token",
+            "the access token cannot be sent in an HTTP header (it holds a control character such as CR or LF, \
+             or a trailing newline); it was refused and not cached",
+        )),
     }
 }
 

@@ -79,7 +79,7 @@ impl ManagedIdentityId {
         Ok(match self {
             Self::SystemAssigned => Self::SystemAssigned,
             Self::ClientId(id) => Self::ClientId(validate_client_id("client_id", &id)?),
-            Self::ObjectId(id) => Self::ObjectId(Guid::parse_field("object_id", id.trim())?.to_string()),
+            Self::ObjectId(id) => Self::ObjectId(validate_object_id(&id)?),
             Self::ResourceId(id) => Self::ResourceId(validate_resource_id(&id)?),
         })
     }
@@ -113,6 +113,18 @@ impl ManagedIdentityId {
             Self::ResourceId(id) => format!("managed-identity/resource-id/{}", id.to_ascii_lowercase()),
         }
     }
+}
+
+/// A GUID, trimmed and lowercased. The value is never echoed: a secret pasted into the wrong
+/// setting must not reach the logs.
+fn validate_object_id(id: &str) -> Result<String> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(Error::invalid("object_id", "is empty; expected a GUID like 00000000-0000-0000-0000-000000000000"));
+    }
+    id.parse::<Guid>()
+        .map(|guid| guid.to_string())
+        .map_err(|_| Error::invalid("object_id", "is not a GUID (expected 8-4-4-4-12 hexadecimal digits)"))
 }
 
 fn validate_resource_id(id: &str) -> Result<String> {

@@ -82,9 +82,8 @@ impl EmbedToken {
         let token_id = wire.token_id.ok_or_else(|| missing("tokenId"))?;
         let token_id = token_id.parse::<Guid>().map_err(|_| reply.unexpected(SERVICE, "tokenId is not a GUID"))?;
         let expiration = wire.expiration.ok_or_else(|| missing("expiration"))?;
-        let expiration = OffsetDateTime::parse(&expiration, &Rfc3339).map_err(|_| {
-            reply.unexpected(SERVICE, format!("expiration {expiration:?} is not an RFC 3339 date-time"))
-        })?;
+        let expiration = OffsetDateTime::parse(&expiration, &Rfc3339)
+            .map_err(|_| reply.unexpected(SERVICE, "expiration is not an RFC 3339 date-time"))?;
         if expiration <= now {
             return Err(reply.unexpected(SERVICE, format!("the embed token expired already ({expiration})")));
         }
