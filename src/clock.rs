@@ -93,7 +93,7 @@ impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
         let mut state = self.lock();
-        state.now += by;
+        state.now = state.now.saturating_add(saturating_time(by));
     }
 
     /// Every duration passed to `sleep` so far, in order.
@@ -116,12 +116,18 @@ impl Clock for ManualClock {
     async fn sleep(&self, duration: Duration) {
         {
             let mut state = self.lock();
-            state.now += duration;
+            state.now = state.now.saturating_add(saturating_time(duration));
             state.sleeps.push(duration);
         }
         // Let other tasks run, as a real sleep would.
         tokio::task::yield_now().await;
     }
+}
+
+/// `duration` as a `time::Duration`, capped at the largest one (a `std::time::Duration` can be
+/// longer), for saturating arithmetic on dates.
+pub(crate) fn saturating_time(duration: Duration) -> time::Duration {
+    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }
 
 #[cfg(test)]

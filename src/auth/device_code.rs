@@ -193,7 +193,7 @@ impl DeviceCodeCredential {
             match self.poll(ctx, &pending.device_code).await {
                 Ok(grant) => return Ok(grant),
                 Err(Error::Entra(e)) if e.error == "authorization_pending" => {}
-                Err(Error::Entra(e)) if e.error == "slow_down" => interval += SLOW_DOWN_STEP,
+                Err(Error::Entra(e)) if e.error == "slow_down" => interval = interval.saturating_add(SLOW_DOWN_STEP),
                 // expired_token, authorization_declined, bad_verification_code and the rest end it.
                 Err(other) => return Err(other),
             }
@@ -275,7 +275,9 @@ impl DeviceCodeBody {
             None => return Err("device code response has no expires_in".into()),
         };
         let patience = timeout.map_or(lifetime, |t| t.min(lifetime));
-        let deadline = now + patience;
+        // Saturating: `expires_in` is whatever number the server sent (near i64::MAX seconds
+        // included) and the timeout whatever the caller set; `+` would panic past year 9999.
+        let deadline = now.saturating_add(crate::clock::saturating_time(patience));
         // A zero or negative interval would poll in a busy loop; one second is the floor.
         let interval = self.interval.map_or(DEFAULT_INTERVAL, |s| Duration::from_secs(s.max(1).unsigned_abs()));
         let message = self.message.filter(|m| !m.trim().is_empty()).unwrap_or_else(|| {

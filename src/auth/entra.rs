@@ -122,8 +122,9 @@ pub(crate) fn parse_token_reply(reply: &Reply, now: OffsetDateTime) -> Result<To
     let mut access_token = AccessToken::new(token, expires_on);
     // A hint beyond any plausible lifetime is ignored (it could not move renewal earlier than
     // expiry anyway, and adding it to `now` could overflow the date range).
-    if let Some(refresh_in) = body.refresh_in.filter(|s| *s > 0 && *s <= MAX_LIFETIME_SECS) {
-        access_token = access_token.with_refresh_on(now + time::Duration::seconds(refresh_in));
+    let refresh_in = body.refresh_in.filter(|s| *s > 0 && *s <= MAX_LIFETIME_SECS);
+    if let Some(refresh_on) = refresh_in.and_then(|s| now.checked_add(time::Duration::seconds(s))) {
+        access_token = access_token.with_refresh_on(refresh_on);
     }
     Ok(TokenGrant { access_token, refresh_token: body.refresh_token.filter(|t| !t.is_empty()).map(Secret::from) })
 }
@@ -178,7 +179,9 @@ pub(crate) fn expiry(
                     reply.unexpected(service, format!("expires_in of {seconds} s is not a plausible token lifetime"))
                 );
             }
-            now + time::Duration::seconds(seconds)
+            // Checked: a clock at the end of the calendar (year 9999) cannot hold a later time.
+            now.checked_add(time::Duration::seconds(seconds))
+                .ok_or_else(|| reply.unexpected(service, "the token's expiry is past the end of the calendar"))?
         }
         (None, Some(epoch)) => OffsetDateTime::from_unix_timestamp(epoch)
             .map_err(|_| reply.unexpected(service, format!("expires_on {epoch} is not a valid time")))?,

@@ -369,7 +369,7 @@ impl ManagedIdentityCredential {
             let Some(delay) = delay else { return Err(self.give_up(outcome, attempt)) };
             tracing::debug!(source = self.source.name(), attempt, ?delay, "retrying the managed identity request");
             ctx.http.clock.sleep(delay).await;
-            waited += delay;
+            waited = waited.saturating_add(delay);
             attempt += 1;
         }
     }

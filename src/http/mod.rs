@@ -146,7 +146,7 @@ impl HttpPipeline {
                         Err(e) => tracing::debug!(service, error = %e, attempt, ?delay, "retrying"),
                     }
                     self.clock.sleep(delay).await;
-                    waited += delay;
+                    waited = waited.saturating_add(delay);
                 }
             }
         }

@@ -58,8 +58,11 @@ impl EmbedToken {
     /// assert!(token.needs_renewal(datetime!(2026-01-01 9:58 UTC), Duration::from_secs(120)));
     /// assert!(!token.needs_renewal(datetime!(2026-01-01 9:57 UTC), Duration::from_secs(120)));
     /// ```
+    ///
+    /// Saturating: a margin longer than the calendar (`Duration::MAX`) gives the earliest
+    /// representable moment, so such a token always needs renewal.
     pub fn renew_at(&self, margin: Duration) -> OffsetDateTime {
-        self.expiration - margin
+        self.expiration.saturating_sub(crate::clock::saturating_time(margin))
     }
 
     /// Whether, at `now`, the token is within `margin` of expiring (or has expired).
