@@ -108,12 +108,12 @@ async fn entra_429_with_retry_after_seconds_waits_that_long_then_retries() {
 async fn entra_429_with_retry_after_http_date_waits_until_that_date() {
     let server = strict_server().await;
     // The manual clock stands at 2026-11-23 12:00:00 UTC.
-    mount_once(&server, throttled().insert_header("Retry-After", "Mon, 23 Nov 2026 12:00:30 GMT")).await;
+    mount_once(&server, throttled().insert_header("Retry-After", "Mon, 23 Nov 2026 12:00:20 GMT")).await;
     mount(&server, ok_reply("after-date"), 1).await;
     let clock = clock();
     let token = aad(&server.uri(), &clock).token().await.unwrap();
     assert_eq!(token.secret().expose_secret(), "after-date");
-    assert_eq!(clock.sleeps(), vec![Duration::from_secs(30)]);
+    assert_eq!(clock.sleeps(), vec![Duration::from_secs(20)]);
 }
 
 #[tokio::test]

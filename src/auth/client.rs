@@ -13,6 +13,7 @@ use crate::cache::{Need, RefreshPolicy, SharedCache, Slot, TokenCache};
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
 use crate::error::Result;
+use crate::http::deadline::DEFAULT_CALL_TIMEOUT;
 use crate::http::url::parse_base_url;
 use crate::http::{default_http_client, HttpPipeline, RetryPolicy, DEFAULT_MAX_REPLY_BYTES, MIN_REPLY_BYTES};
 
@@ -131,27 +132,31 @@ impl AadClient {
 
     async fn fetch_into(&self, slot: &Slot<AccessToken>, scopes: &[String], need: Need) -> Result<AccessToken> {
         let inner = &self.inner;
-        inner
-            .cache
-            .get_in_slot(slot, need, || {
-                let span = tracing::info_span!("entra_token", identity = %inner.identity, scopes = %scopes.join(" "));
-                async move {
-                    let ctx = TokenRequestContext {
-                        scopes,
-                        authority_host: &inner.authority_host,
-                        endpoint: inner.endpoint,
-                        http: &inner.http,
-                    };
-                    let outcome = inner.credential.get_token(&ctx).await.and_then(header_safe);
-                    match &outcome {
-                        Ok(token) => tracing::debug!(expires_on = %token.expires_on(), "token acquired"),
-                        Err(error) => tracing::debug!(%error, "token request failed"),
-                    }
-                    outcome
+        let lookup = inner.cache.get_in_slot(slot, need, || {
+            let span = tracing::info_span!("entra_token", identity = %inner.identity, scopes = %scopes.join(" "));
+            async move {
+                let ctx = TokenRequestContext {
+                    scopes,
+                    authority_host: &inner.authority_host,
+                    endpoint: inner.endpoint,
+                    http: &inner.http,
+                };
+                let outcome = inner.credential.get_token(&ctx).await.and_then(header_safe);
+                match &outcome {
+                    Ok(token) => tracing::debug!(expires_on = %token.expires_on(), "token acquired"),
+                    Err(error) => tracing::debug!(%error, "token request failed"),
                 }
-                .instrument(span)
-            })
-            .await
+                outcome
+            }
+            .instrument(span)
+        });
+        // An interactive sign-in takes as long as the person needs; the credential bounds its
+        // own wait and each request in it.
+        if inner.credential.waits_for_user() {
+            lookup.await
+        } else {
+            inner.http.bounded("token", lookup).await
+        }
     }
 
     /// The cloud this client signs in to.
@@ -207,6 +212,7 @@ pub struct AadClientBuilder {
     clock: Arc<dyn Clock>,
     shared: Option<SharedCache>,
     max_reply_bytes: usize,
+    call_timeout: Duration,
 }
 
 impl AadClientBuilder {
@@ -223,6 +229,7 @@ impl AadClientBuilder {
             clock: Arc::new(SystemClock),
             shared: None,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
         }
     }
 
@@ -290,6 +297,19 @@ impl AadClientBuilder {
         self
     }
 
+    /// How long one token call may take in all (default 30 s): the cache and shared store, every
+    /// request to Entra or the managed identity endpoint, every retry and every wait between
+    /// retries. At the deadline the call ends with an [`Error::Transport`](crate::Error::Transport)
+    /// of kind [`Deadline`](crate::TransportErrorKind::Deadline), and no retry wait that would
+    /// end past it is started (the last answer is returned instead). It does not apply to a
+    /// credential that waits for a person ([`TokenCredential::waits_for_user`]), which bounds
+    /// its own wait. Long operations (uploads, polling an import, waiting for a capacity
+    /// assignment) will get deadlines of their own, not this one.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
     /// The clock, for tests ([`ManualClock`](crate::ManualClock)).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -318,6 +338,7 @@ impl AadClientBuilder {
         };
         let http = HttpPipeline {
             max_reply_bytes: self.max_reply_bytes,
+            call_timeout: self.call_timeout,
             ..HttpPipeline::new(client, self.retry, self.clock.clone())
         };
         let cache = TokenCache::new(self.clock, self.refresh);

@@ -17,6 +17,7 @@ use crate::auth::credential::{TokenCredential, TokenRequestContext};
 use crate::auth::entra::{bearer_token, expiry, number_or_string};
 use crate::auth::token::AccessToken;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
+use crate::http::deadline;
 use crate::http::url::is_loopback;
 use crate::http::{parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy, USER_AGENT};
 use crate::ids::{validate_client_id, Guid};
@@ -252,7 +253,10 @@ fn parse_endpoint(field: &'static str, endpoint: &str) -> Result<Url> {
 /// Retries follow the IMDS guidance: 404, 429 and 5xx are retried with exponential backoff
 /// (1 s, 2 s, 4 s, ..., honouring `Retry-After` up to 60 s) for at most
 /// [`max_attempts`](Self::max_attempts) attempts; 410 (IMDS being updated) is retried every 10 s
-/// until at least 70 s have passed; other statuses are not retried. When nothing answers at the
+/// until at least 70 s have passed; other statuses are not retried. All of it stays within the
+/// [`AadClient`](crate::AadClient)'s per-call deadline
+/// ([`call_timeout`](crate::AadClientBuilder::call_timeout), 30 s by default): no wait that would
+/// end past it is started, so to ride out a whole IMDS update raise it to 80 s or more. When nothing answers at the
 /// endpoint the credential fails at once with [`Error::Credential`]: there is no managed
 /// identity here.
 ///
@@ -366,6 +370,9 @@ impl ManagedIdentityCredential {
                 Err(Error::Transport(_)) => (attempt < self.max_attempts).then(|| backoff(attempt)),
                 Err(_) => None,
             };
+            // A wait that would end past the call's deadline is not started (IMDS's 70 s for a
+            // 410 included): the last answer says more than a deadline error would.
+            let delay = delay.filter(|d| deadline::leaves_room(&*ctx.http.clock, *d));
             let Some(delay) = delay else { return Err(self.give_up(outcome, attempt)) };
             tracing::debug!(source = self.source.name(), attempt, ?delay, "retrying the managed identity request");
             ctx.http.clock.sleep(delay).await;

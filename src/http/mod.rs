@@ -1,6 +1,7 @@
 //! The one place requests are sent: timeouts, no redirects, bounded retries, and the mapping of
 //! transport failures to [`TransportError`].
 
+pub(crate) mod deadline;
 pub(crate) mod retry;
 pub(crate) mod url;
 
@@ -99,12 +100,30 @@ pub(crate) struct HttpPipeline {
     /// The most bytes of a reply body read; a longer body is an [`UnexpectedResponse`] and the
     /// rest of it is never read.
     pub max_reply_bytes: usize,
+    /// How long one token or embed call may take, everything included (see [`deadline`]).
+    pub call_timeout: Duration,
 }
 
 impl HttpPipeline {
     /// A pipeline with the default reply-size cap.
     pub fn new(client: reqwest::Client, retry: RetryPolicy, clock: Arc<dyn Clock>) -> Self {
-        Self { client, retry, clock, max_reply_bytes: DEFAULT_MAX_REPLY_BYTES }
+        Self {
+            client,
+            retry,
+            clock,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            call_timeout: deadline::DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
+    /// Runs `call` within this pipeline's `call_timeout` (or an enclosing call's deadline, if
+    /// sooner); see [`deadline::bounded`].
+    pub async fn bounded<T>(
+        &self,
+        service: &'static str,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        deadline::bounded(&self.clock, self.call_timeout, service, call).await
     }
 
     /// Sends the request `build` makes (once per attempt) and reads the whole body, retrying
@@ -135,7 +154,10 @@ impl HttpPipeline {
                     (idempotency == Idempotency::Idempotent || !e.maybe_sent).then(|| self.retry.backoff(attempt))
                 }
             };
-            let may_retry = attempt < self.retry.attempts() && delay.is_some_and(|d| self.retry.allows(waited, d));
+            // A wait that would end past the call's deadline is not started: the last answer is
+            // worth more to the caller than a deadline error after the wait.
+            let may_retry = attempt < self.retry.attempts()
+                && delay.is_some_and(|d| self.retry.allows(waited, d) && deadline::leaves_room(&*self.clock, d));
             match (outcome, may_retry) {
                 (Ok(reply), false) => return Ok(reply),
                 (Err(e), false) => return Err(Error::Transport(Arc::new(e.with_attempts(attempt)))),

@@ -12,6 +12,7 @@ use url::Url;
 use crate::auth::{AadClient, AccessToken};
 use crate::cache::{Need, RefreshPolicy, SharedCache, TokenCache};
 use crate::error::{Error, Result};
+use crate::http::deadline::DEFAULT_CALL_TIMEOUT;
 use crate::http::url::parse_base_url;
 use crate::http::{
     default_http_client, parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy, DEFAULT_MAX_REPLY_BYTES,
@@ -111,6 +112,7 @@ impl PowerBiClient {
             default_lifetime: Duration::from_secs(30 * 60),
             generate_idempotent: true,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
         }
     }
 
@@ -397,7 +399,17 @@ impl PowerBiClient {
         self.generate(operation, request.body(), request.lifetime_minutes()).await
     }
 
+    /// An embed token within the call's deadline (the Entra token it needs included).
     async fn generate(
+        &self,
+        operation: Operation,
+        body: &RequestBody,
+        lifetime_minutes: Option<u32>,
+    ) -> Result<EmbedToken> {
+        self.inner.http.bounded(SERVICE, self.generate_cached(operation, body, lifetime_minutes)).await
+    }
+
+    async fn generate_cached(
         &self,
         operation: Operation,
         body: &RequestBody,
@@ -450,7 +462,12 @@ impl PowerBiClient {
         .await
     }
 
+    /// A lookup within the call's deadline (the Entra token it needs included).
     async fn get<T: DeserializeOwned>(&self, path: String, what: &str) -> Result<T> {
+        self.inner.http.bounded(SERVICE, self.get_unbounded(path, what)).await
+    }
+
+    async fn get_unbounded<T: DeserializeOwned>(&self, path: String, what: &str) -> Result<T> {
         let entra = self.inner.aad.token().await?;
         let url = self.url(&path)?;
         let reply = self
@@ -524,6 +541,7 @@ pub struct PowerBiClientBuilder {
     default_lifetime: Duration,
     generate_idempotent: bool,
     max_reply_bytes: usize,
+    call_timeout: Duration,
 }
 
 impl PowerBiClientBuilder {
@@ -595,6 +613,18 @@ impl PowerBiClientBuilder {
         self
     }
 
+    /// How long one Power BI call may take in all (default 30 s), the Entra token it needs
+    /// included: every request, retry and wait between retries. An embed config's lookup and
+    /// token run side by side, each within it. At the deadline the call ends with an
+    /// [`Error::Transport`] of kind [`Deadline`](crate::TransportErrorKind::Deadline), and no
+    /// retry wait that would end past it is started (the last answer is returned instead).
+    /// Long operations (uploads, polling an import, waiting for a capacity assignment) will get
+    /// deadlines of their own, not this one.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -618,6 +648,7 @@ impl PowerBiClientBuilder {
         let clock = self.aad.clock().clone();
         let http = HttpPipeline {
             max_reply_bytes: self.max_reply_bytes,
+            call_timeout: self.call_timeout,
             ..HttpPipeline::new(client, self.retry, clock.clone())
         };
         // Everything that changes an embed token beyond the request itself: the API (cloud),
