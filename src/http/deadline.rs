@@ -8,11 +8,17 @@
 //! returned instead. The bound itself is a race between the call and a timer on the crate's
 //! [`Clock`], so a test drives it with a [`ManualClock`](crate::ManualClock) and never sleeps.
 //!
+//! A cache hit must stay cheap (no allocation, ~100 ns), so the deadline is fixed lazily: at the
+//! call's first wait (microseconds after it started, before any network answer could arrive),
+//! or when a retry loop or a nested call first asks for it. A call that never waits never reads
+//! the clock for it and never makes a timer.
+//!
 //! Long operations do not run under this deadline but get their own: an interactive sign-in
 //! (the device-code flow waits for a person, up to the code's expiry or the credential's
 //! `timeout`), and, as they are added, uploads, polling an import and waiting for a capacity
 //! assignment.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
@@ -27,67 +33,89 @@ use crate::error::{Error, Result, TransportError};
 pub(crate) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The deadline of a call, and what to say when it passes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct CallDeadline {
-    /// Nanoseconds since the Unix epoch (the clock's cheapest form: a cache hit pays for one
-    /// clock read, not a calendar date).
-    at: i128,
     /// The call's `call_timeout`.
     budget: Duration,
     /// The service of the call that set it.
     service: &'static str,
+    /// In nanoseconds since the Unix epoch, once someone needed it. A call that never waits (a
+    /// cache hit) never reads the clock for its deadline; one that does fixes it at its first
+    /// wait, microseconds after it started.
+    at: Cell<Option<i128>>,
+}
+
+impl CallDeadline {
+    /// The deadline, fixed now (`now`) if nothing fixed it yet.
+    fn at(&self, now: i128) -> i128 {
+        match self.at.get() {
+            Some(at) => at,
+            None => {
+                let at = now.saturating_add(nanos(self.budget));
+                self.at.set(Some(at));
+                at
+            }
+        }
+    }
 }
 
 tokio::task_local! {
-    /// The deadline of the call running in this task.
+    /// The deadline of the call being polled in this task.
     static CALL_DEADLINE: CallDeadline;
-}
-
-/// The deadline of the current call, if one is running.
-fn current() -> Option<CallDeadline> {
-    CALL_DEADLINE.try_with(|deadline| *deadline).ok()
 }
 
 /// Whether waiting `delay` from now still ends before the current call's deadline (true when no
 /// call deadline is set). A retry loop asks before each wait.
 pub(crate) fn leaves_room(clock: &dyn Clock, delay: Duration) -> bool {
-    match current() {
-        None => true,
-        Some(deadline) => clock.now_unix_nanos().saturating_add(nanos(delay)) < deadline.at,
-    }
+    let now = clock.now_unix_nanos();
+    CALL_DEADLINE.try_with(|deadline| now.saturating_add(nanos(delay)) < deadline.at(now)).unwrap_or(true)
 }
 
-/// Runs `call` until it finishes or `budget` from now has passed (or the deadline of an
-/// enclosing call, if that comes first). At the deadline `call` is dropped and the answer is a
+/// Runs `call` until it finishes or `budget` has passed (or the deadline of an enclosing call,
+/// if that comes first). At the deadline `call` is dropped and the answer is a
 /// [`TransportError`] of kind `Deadline` naming the service and budget of the deadline that
 /// passed.
 ///
-/// The timer is only made if `call` does not finish on its first poll, so a cache hit costs a
-/// clock read and nothing else.
+/// The timer is only made if `call` has to wait, so a cache hit costs neither a timer nor a
+/// clock read.
 pub(crate) async fn bounded<T>(
     clock: &Arc<dyn Clock>,
     budget: Duration,
     service: &'static str,
     call: impl Future<Output = Result<T>>,
 ) -> Result<T> {
-    let own = CallDeadline { at: clock.now_unix_nanos().saturating_add(nanos(budget)), budget, service };
-    let deadline = match current() {
-        Some(outer) if outer.at <= own.at => outer,
-        _ => own,
-    };
-    let call = CALL_DEADLINE.scope(deadline, call);
+    // Inside another call: the earlier deadline wins (which fixes the outer one now, if it was
+    // not fixed yet: the outer call is running, so it started about now).
+    let (budget, service, mut at) = CALL_DEADLINE
+        .try_with(|outer| {
+            let now = clock.now_unix_nanos();
+            let (outer_at, own_at) = (outer.at(now), now.saturating_add(nanos(budget)));
+            if outer_at <= own_at {
+                (outer.budget, outer.service, Some(outer_at))
+            } else {
+                (budget, service, Some(own_at))
+            }
+        })
+        .unwrap_or((budget, service, None));
     tokio::pin!(call);
     let mut timer = None;
     std::future::poll_fn(|cx| {
-        if let Poll::Ready(outcome) = call.as_mut().poll(cx) {
+        // The deadline is this call's task-local value while the call is polled; what the call
+        // fixed of it is read back before the value goes.
+        let local = CallDeadline { budget, service, at: Cell::new(at) };
+        let polled = CALL_DEADLINE.sync_scope(local, || {
+            let polled = call.as_mut().poll(cx);
+            (polled, CALL_DEADLINE.with(|deadline| deadline.at.get()))
+        });
+        let outcome;
+        (outcome, at) = polled;
+        if let Poll::Ready(outcome) = outcome {
             return Poll::Ready(outcome);
         }
-        let timer = timer.get_or_insert_with(|| clock.sleep_until(moment(deadline.at)));
+        let deadline = *at.get_or_insert_with(|| clock.now_unix_nanos().saturating_add(nanos(budget)));
+        let timer = timer.get_or_insert_with(|| clock.sleep_until(moment(deadline)));
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Error::Transport(Arc::new(TransportError::deadline(
-                deadline.service,
-                deadline.budget,
-            ))))),
+            Poll::Ready(()) => Poll::Ready(Err(Error::Transport(Arc::new(TransportError::deadline(service, budget))))),
             Poll::Pending => Poll::Pending,
         }
     })
