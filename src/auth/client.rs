@@ -132,7 +132,9 @@ impl AadClient {
 
     async fn fetch_into(&self, slot: &Slot<AccessToken>, scopes: &[String], need: Need) -> Result<AccessToken> {
         let inner = &self.inner;
-        let lookup = inner.cache.get_in_slot(slot, need, || {
+        // Pinned where it is made: the lookup holds a whole token request (over 1 KiB), and
+        // moving it into the deadline's future cost more than the rest of a cache hit.
+        let lookup = std::pin::pin!(inner.cache.get_in_slot(slot, need, || {
             let span = tracing::info_span!("entra_token", identity = %inner.identity, scopes = %scopes.join(" "));
             async move {
                 let ctx = TokenRequestContext {
@@ -149,7 +151,7 @@ impl AadClient {
                 outcome
             }
             .instrument(span)
-        });
+        }));
         // An interactive sign-in takes as long as the person needs; the credential bounds its
         // own wait and each request in it.
         if inner.credential.waits_for_user() {

@@ -20,8 +20,9 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -77,16 +78,18 @@ pub(crate) fn leaves_room(clock: &dyn Clock, delay: Duration) -> bool {
 /// passed.
 ///
 /// The timer is only made if `call` has to wait, so a cache hit costs neither a timer nor a
-/// clock read.
-pub(crate) async fn bounded<T>(
-    clock: &Arc<dyn Clock>,
+/// clock read. A hand-written future rather than an `async fn`, and best given a pinned
+/// reference to the call: a cache lookup holding a whole token request is over 1 KiB, and
+/// moving it into an `async fn` wrapper tripled the cost of a cache hit.
+pub(crate) fn bounded<'c, F>(
+    clock: &'c Arc<dyn Clock>,
     budget: Duration,
     service: &'static str,
-    call: impl Future<Output = Result<T>>,
-) -> Result<T> {
+    call: F,
+) -> Bounded<'c, F> {
     // Inside another call: the earlier deadline wins (which fixes the outer one now, if it was
     // not fixed yet: the outer call is running, so it started about now).
-    let (budget, service, mut at) = CALL_DEADLINE
+    let (budget, service, at) = CALL_DEADLINE
         .try_with(|outer| {
             let now = clock.now_unix_nanos();
             let (outer_at, own_at) = (outer.at(now), now.saturating_add(nanos(budget)));
@@ -97,42 +100,63 @@ pub(crate) async fn bounded<T>(
             }
         })
         .unwrap_or((budget, service, None));
-    tokio::pin!(call);
-    let mut timer = None;
-    std::future::poll_fn(|cx| {
+    Bounded { call, clock, budget, service, at, timer: None }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`bounded`].
+    pub(crate) struct Bounded<'c, F> {
+        #[pin]
+        call: F,
+        clock: &'c Arc<dyn Clock>,
+        budget: Duration,
+        service: &'static str,
+        at: Option<i128>,
+        timer: Option<Pin<Box<dyn Future<Output = ()> + Send + 'c>>>,
+    }
+}
+
+impl<T, F: Future<Output = Result<T>>> Future for Bounded<'_, F> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let this = self.project();
         // The deadline is this call's task-local value while the call is polled; what the call
         // fixed of it is read back before the value goes.
-        let local = CallDeadline { budget, service, at: Cell::new(at) };
-        let polled = CALL_DEADLINE.sync_scope(local, || {
-            let polled = call.as_mut().poll(cx);
+        let local = CallDeadline { budget: *this.budget, service: this.service, at: Cell::new(*this.at) };
+        let call = this.call;
+        let (polled, at) = CALL_DEADLINE.sync_scope(local, || {
+            let polled = call.poll(cx);
             (polled, CALL_DEADLINE.with(|deadline| deadline.at.get()))
         });
-        let outcome;
-        (outcome, at) = polled;
-        if let Poll::Ready(outcome) = outcome {
+        *this.at = at;
+        if let Poll::Ready(outcome) = polled {
             return Poll::Ready(outcome);
         }
-        let deadline = *at.get_or_insert_with(|| clock.now_unix_nanos().saturating_add(nanos(budget)));
-        let timer = timer.get_or_insert_with(|| clock.sleep_until(moment(deadline)));
+        let clock = *this.clock;
+        let deadline = *this.at.get_or_insert_with(|| clock.now_unix_nanos().saturating_add(nanos(*this.budget)));
+        // A deadline past the end of the calendar (a clock standing in year 9999) is one the
+        // clock never reaches: no timer fires for it.
+        let timer = this.timer.get_or_insert_with(|| match moment(deadline) {
+            Some(at) => clock.sleep_until(at),
+            None => Box::pin(std::future::pending()),
+        });
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Error::Transport(Arc::new(TransportError::deadline(service, budget))))),
+            Poll::Ready(()) => {
+                Poll::Ready(Err(Error::Transport(Arc::new(TransportError::deadline(this.service, *this.budget)))))
+            }
             Poll::Pending => Poll::Pending,
         }
-    })
-    .await
+    }
 }
 
 fn nanos(duration: Duration) -> i128 {
     i128::try_from(duration.as_nanos()).unwrap_or(i128::MAX)
 }
 
-/// Nanoseconds since the epoch as a date, saturating at the ends of the calendar.
-fn moment(nanos: i128) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if nanos < 0 {
-        OffsetDateTime::UNIX_EPOCH.saturating_sub(time::Duration::MAX)
-    } else {
-        OffsetDateTime::UNIX_EPOCH.saturating_add(time::Duration::MAX)
-    })
+/// Nanoseconds since the epoch as a date, if the calendar has it.
+fn moment(nanos: i128) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
 }
 
 #[cfg(test)]
@@ -142,10 +166,22 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn moments_saturate_at_the_ends_of_the_calendar() {
-        assert_eq!(moment(0), OffsetDateTime::UNIX_EPOCH);
-        assert_eq!(moment(i128::MAX).year(), 9999);
-        assert_eq!(moment(i128::MIN).year(), -9999);
+    fn moments_past_the_calendar_are_none() {
+        assert_eq!(moment(0), Some(OffsetDateTime::UNIX_EPOCH));
+        assert_eq!(moment(i128::MAX), None);
+        assert_eq!(moment(i128::MIN), None);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_past_the_end_of_the_calendar_never_fires() {
+        let manual = ManualClock::new(datetime!(9999-12-31 23:59:59 UTC));
+        let clock: Arc<dyn Clock> = Arc::new(manual.clone());
+        let call = bounded(&clock, Duration::from_secs(30), "late", async {
+            manual.advance(Duration::MAX);
+            tokio::task::yield_now().await;
+            Ok(7)
+        });
+        assert_eq!(call.await.unwrap(), 7);
     }
 
     #[tokio::test]

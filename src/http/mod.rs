@@ -118,12 +118,8 @@ impl HttpPipeline {
 
     /// Runs `call` within this pipeline's `call_timeout` (or an enclosing call's deadline, if
     /// sooner); see [`deadline::bounded`].
-    pub async fn bounded<T>(
-        &self,
-        service: &'static str,
-        call: impl std::future::Future<Output = Result<T>>,
-    ) -> Result<T> {
-        deadline::bounded(&self.clock, self.call_timeout, service, call).await
+    pub fn bounded<F>(&self, service: &'static str, call: F) -> deadline::Bounded<'_, F> {
+        deadline::bounded(&self.clock, self.call_timeout, service, call)
     }
 
     /// Sends the request `build` makes (once per attempt) and reads the whole body, retrying
