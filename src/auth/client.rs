@@ -51,6 +51,8 @@ struct Inner {
     /// The slot of the default scope, held so the hot path skips the cache's map.
     default_slot: Arc<Slot<AccessToken>>,
     identity: String,
+    /// The credential's [`TokenCredential::waits_for_user`], asked once.
+    waits_for_user: bool,
 }
 
 impl fmt::Debug for AadClient {
@@ -154,7 +156,7 @@ impl AadClient {
         }));
         // An interactive sign-in takes as long as the person needs; the credential bounds its
         // own wait and each request in it.
-        if inner.credential.waits_for_user() {
+        if inner.waits_for_user {
             lookup.await
         } else {
             inner.http.bounded("token", lookup).await
@@ -349,6 +351,7 @@ impl AadClientBuilder {
             None => cache,
         };
         let identity = self.credential.cache_identity();
+        let waits_for_user = self.credential.waits_for_user();
         let default_key = format!("{}|{}|{}", authority_host, identity, default_scopes.join(" "));
         let default_slot = cache.slot(&default_key);
         Ok(AadClient {
@@ -362,6 +365,7 @@ impl AadClientBuilder {
                 cache,
                 default_slot,
                 identity,
+                waits_for_user,
             }),
         })
     }

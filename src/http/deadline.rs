@@ -2,7 +2,8 @@
 //! store, Entra, Power BI, every attempt and every wait between attempts), ends by
 //! `call_timeout` after it started.
 //!
-//! The deadline travels with the call as a task-local value, so a Power BI call's deadline also
+//! The deadline travels with the call as a task-local value (a thread-local set around each
+//! poll), so a Power BI call's deadline also
 //! bounds the Entra token it needs (the earlier of the two deadlines wins), and the retry loops
 //! can see it: a wait that would end past the deadline is not started, and the last answer is
 //! returned instead. The bound itself is a race between the call and a timer on the crate's
@@ -34,7 +35,7 @@ use crate::error::{Error, Result, TransportError};
 pub(crate) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The deadline of a call, and what to say when it passes.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct CallDeadline {
     /// The call's `call_timeout`.
     budget: Duration,
@@ -43,33 +44,36 @@ struct CallDeadline {
     /// In nanoseconds since the Unix epoch, once someone needed it. A call that never waits (a
     /// cache hit) never reads the clock for its deadline; one that does fixes it at its first
     /// wait, microseconds after it started.
-    at: Cell<Option<i128>>,
+    at: Option<i128>,
 }
 
 impl CallDeadline {
-    /// The deadline, fixed now (`now`) if nothing fixed it yet.
-    fn at(&self, now: i128) -> i128 {
-        match self.at.get() {
-            Some(at) => at,
-            None => {
-                let at = now.saturating_add(nanos(self.budget));
-                self.at.set(Some(at));
-                at
-            }
-        }
+    /// The deadline, fixed at `now` plus the budget if nothing fixed it yet.
+    fn fix(&mut self, now: i128) -> i128 {
+        *self.at.get_or_insert_with(|| now.saturating_add(nanos(self.budget)))
     }
 }
 
-tokio::task_local! {
-    /// The deadline of the call being polled in this task.
-    static CALL_DEADLINE: CallDeadline;
+thread_local! {
+    /// The deadline of the call being polled on this thread. [`Bounded`] sets it around each
+    /// poll of its call and puts the previous one back after, so it follows the call as a
+    /// task-local value would (a poll never moves between threads), for two `Cell` writes: a
+    /// tokio task-local costs several times that, on every cache hit.
+    static CURRENT: Cell<Option<CallDeadline>> = const { Cell::new(None) };
 }
 
 /// Whether waiting `delay` from now still ends before the current call's deadline (true when no
 /// call deadline is set). A retry loop asks before each wait.
 pub(crate) fn leaves_room(clock: &dyn Clock, delay: Duration) -> bool {
-    let now = clock.now_unix_nanos();
-    CALL_DEADLINE.try_with(|deadline| now.saturating_add(nanos(delay)) < deadline.at(now)).unwrap_or(true)
+    CURRENT.with(|current| match current.get() {
+        None => true,
+        Some(mut deadline) => {
+            let now = clock.now_unix_nanos();
+            let at = deadline.fix(now);
+            current.set(Some(deadline));
+            now.saturating_add(nanos(delay)) < at
+        }
+    })
 }
 
 /// Runs `call` until it finishes or `budget` has passed (or the deadline of an enclosing call,
@@ -89,18 +93,31 @@ pub(crate) fn bounded<'c, F>(
 ) -> Bounded<'c, F> {
     // Inside another call: the earlier deadline wins (which fixes the outer one now, if it was
     // not fixed yet: the outer call is running, so it started about now).
-    let (budget, service, at) = CALL_DEADLINE
-        .try_with(|outer| {
+    let own = CallDeadline { budget, service, at: None };
+    let deadline = CURRENT.with(|current| match current.get() {
+        None => own,
+        Some(mut outer) => {
             let now = clock.now_unix_nanos();
-            let (outer_at, own_at) = (outer.at(now), now.saturating_add(nanos(budget)));
-            if outer_at <= own_at {
-                (outer.budget, outer.service, Some(outer_at))
+            let outer_at = outer.fix(now);
+            current.set(Some(outer));
+            let mut own = own;
+            if outer_at <= own.fix(now) {
+                outer
             } else {
-                (budget, service, Some(own_at))
+                own
             }
-        })
-        .unwrap_or((budget, service, None));
-    Bounded { call, clock, budget, service, at, timer: None }
+        }
+    });
+    Bounded { call, clock, deadline, timer: None }
+}
+
+/// Puts the enclosing call's deadline back when a poll ends, even by a panic.
+struct Restore(Option<CallDeadline>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.0));
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -109,9 +126,7 @@ pin_project_lite::pin_project! {
         #[pin]
         call: F,
         clock: &'c Arc<dyn Clock>,
-        budget: Duration,
-        service: &'static str,
-        at: Option<i128>,
+        deadline: CallDeadline,
         timer: Option<Pin<Box<dyn Future<Output = ()> + Send + 'c>>>,
     }
 }
@@ -121,20 +136,22 @@ impl<T, F: Future<Output = Result<T>>> Future for Bounded<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let this = self.project();
-        // The deadline is this call's task-local value while the call is polled; what the call
-        // fixed of it is read back before the value goes.
-        let local = CallDeadline { budget: *this.budget, service: this.service, at: Cell::new(*this.at) };
-        let call = this.call;
-        let (polled, at) = CALL_DEADLINE.sync_scope(local, || {
-            let polled = call.poll(cx);
-            (polled, CALL_DEADLINE.with(|deadline| deadline.at.get()))
-        });
-        *this.at = at;
+        // This call's deadline is the current one while its call is polled; what the call fixed
+        // of it (its first wait, a retry loop asking) is read back before the previous one
+        // returns.
+        let polled = {
+            let _restore = Restore(CURRENT.with(|current| current.replace(Some(*this.deadline))));
+            let polled = this.call.poll(cx);
+            if let Some(current) = CURRENT.with(Cell::get) {
+                *this.deadline = current;
+            }
+            polled
+        };
         if let Poll::Ready(outcome) = polled {
             return Poll::Ready(outcome);
         }
         let clock = *this.clock;
-        let deadline = *this.at.get_or_insert_with(|| clock.now_unix_nanos().saturating_add(nanos(*this.budget)));
+        let deadline = this.deadline.fix(clock.now_unix_nanos());
         // A deadline past the end of the calendar (a clock standing in year 9999) is one the
         // clock never reaches: no timer fires for it.
         let timer = this.timer.get_or_insert_with(|| match moment(deadline) {
@@ -142,9 +159,10 @@ impl<T, F: Future<Output = Result<T>>> Future for Bounded<'_, F> {
             None => Box::pin(std::future::pending()),
         });
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                Poll::Ready(Err(Error::Transport(Arc::new(TransportError::deadline(this.service, *this.budget)))))
-            }
+            Poll::Ready(()) => Poll::Ready(Err(Error::Transport(Arc::new(TransportError::deadline(
+                this.deadline.service,
+                this.deadline.budget,
+            ))))),
             Poll::Pending => Poll::Pending,
         }
     }
