@@ -2,11 +2,10 @@
 //! store, Entra, Power BI, every attempt and every wait between attempts), ends by
 //! `call_timeout` after it started.
 //!
-//! The deadline travels with the call as a task-local value (a thread-local set around each
-//! poll), so a Power BI call's deadline also
-//! bounds the Entra token it needs (the earlier of the two deadlines wins), and the retry loops
-//! can see it: a wait that would end past the deadline is not started, and the last answer is
-//! returned instead. The bound itself is a race between the call and a timer on the crate's
+//! The deadline travels with the call (a thread-local set around each poll of it, which is a
+//! task-local value in effect), so a Power BI call's deadline also bounds the Entra token it
+//! needs (the earlier of the two deadlines wins), and the retry loops can see it: a wait that
+//! would end past the deadline is not started, and the last answer is returned instead. The bound itself is a race between the call and a timer on the crate's
 //! [`Clock`], so a test drives it with a [`ManualClock`](crate::ManualClock) and never sleeps.
 //!
 //! A cache hit must stay cheap (no allocation, ~100 ns), so the deadline is fixed lazily: at the
