@@ -1,6 +1,8 @@
-//! Time, injectable: the caches decide freshness from [`Clock::now`] and every wait (retry
-//! backoff, `Retry-After`, device-code polling) goes through [`Clock::sleep`], so tests can run
-//! an hour of token lifetime or a minute of back-off in microseconds with [`ManualClock`].
+//! Time, injectable: the caches decide freshness from [`Clock::now`], every wait (retry
+//! backoff, `Retry-After`, device-code polling) goes through [`Clock::sleep`], and every
+//! deadline (a call's `call_timeout`) through [`Clock::sleep_until`], so tests can run an hour
+//! of token lifetime, a minute of back-off or a server that never answers in microseconds with
+//! [`ManualClock`].
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -8,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
 /// A source of the current time and of waiting.
 #[async_trait]
@@ -25,6 +28,20 @@ pub trait Clock: Send + Sync + fmt::Debug {
 
     /// Waits for `duration`.
     async fn sleep(&self, duration: Duration);
+
+    /// Waits until the clock reads `at` or later: the timer behind a deadline, raced against
+    /// the work it bounds. Unlike [`sleep`](Self::sleep) it is passive: a [`ManualClock`] does
+    /// not move for it, but wakes it when the clock is moved (by
+    /// [`advance`](ManualClock::advance) or another task's `sleep`) to `at` or past it.
+    ///
+    /// The default sleeps for the time left by [`now`](Self::now), which is right for a clock
+    /// that follows real time; a test clock that moves itself on `sleep` should override it.
+    async fn sleep_until(&self, at: OffsetDateTime) {
+        let left = at - self.now();
+        if left.is_positive() {
+            self.sleep(left.unsigned_abs()).await;
+        }
+    }
 }
 
 /// The real clock: the system time and `tokio::time::sleep`.
@@ -71,6 +88,8 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone)]
 pub struct ManualClock {
     state: Arc<Mutex<ManualState>>,
+    /// Wakes the [`sleep_until`](Clock::sleep_until) timers whenever the clock moves.
+    moved: Arc<Notify>,
 }
 
 #[derive(Debug)]
@@ -82,7 +101,10 @@ struct ManualState {
 impl ManualClock {
     /// A clock standing at `start`.
     pub fn new(start: OffsetDateTime) -> Self {
-        Self { state: Arc::new(Mutex::new(ManualState { now: start, sleeps: Vec::new() })) }
+        Self {
+            state: Arc::new(Mutex::new(ManualState { now: start, sleeps: Vec::new() })),
+            moved: Arc::new(Notify::new()),
+        }
     }
 
     /// A clock standing at the current system time.
@@ -92,8 +114,11 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        let mut state = self.lock();
-        state.now += by;
+        {
+            let mut state = self.lock();
+            state.now = state.now.saturating_add(saturating_time(by));
+        }
+        self.moved.notify_waiters();
     }
 
     /// Every duration passed to `sleep` so far, in order.
@@ -116,12 +141,32 @@ impl Clock for ManualClock {
     async fn sleep(&self, duration: Duration) {
         {
             let mut state = self.lock();
-            state.now += duration;
+            state.now = state.now.saturating_add(saturating_time(duration));
             state.sleeps.push(duration);
         }
+        self.moved.notify_waiters();
         // Let other tasks run, as a real sleep would.
         tokio::task::yield_now().await;
     }
+
+    async fn sleep_until(&self, at: OffsetDateTime) {
+        loop {
+            // Registered before the clock is read, so a move in between is not missed.
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if self.now() >= at {
+                return;
+            }
+            moved.await;
+        }
+    }
+}
+
+/// `duration` as a `time::Duration`, capped at the largest one (a `std::time::Duration` can be
+/// longer), for saturating arithmetic on dates.
+pub(crate) fn saturating_time(duration: Duration) -> time::Duration {
+    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }
 
 #[cfg(test)]

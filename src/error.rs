@@ -415,6 +415,9 @@ pub enum TransportErrorKind {
     Timeout,
     /// The connection broke while the request or response was in flight.
     Interrupted,
+    /// The call's deadline passed (the client's `call_timeout`, which bounds a whole token or
+    /// embed call: every request, attempt and wait in it). A request may have been sent.
+    Deadline,
 }
 
 /// A request that did not complete.
@@ -427,7 +430,8 @@ pub struct TransportError {
     pub service: &'static str,
     /// Whether the request may have reached the server (false only for connect failures).
     pub maybe_sent: bool,
-    /// How many attempts were made.
+    /// How many attempts were made (for [`TransportErrorKind::Deadline`], 1: attempts are not
+    /// counted across a call).
     pub attempts: u32,
     message: String,
 }
@@ -435,6 +439,12 @@ pub struct TransportError {
 impl TransportError {
     pub(crate) fn new(service: &'static str, kind: TransportErrorKind, message: String) -> Self {
         Self { kind, service, maybe_sent: kind != TransportErrorKind::Connect, attempts: 1, message }
+    }
+
+    /// A call that did not finish within its `call_timeout`.
+    pub(crate) fn deadline(service: &'static str, budget: Duration) -> Self {
+        let message = format!("not finished within {} (call_timeout)", seconds(budget));
+        Self::new(service, TransportErrorKind::Deadline, message)
     }
 
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
@@ -449,12 +459,25 @@ impl fmt::Display for TransportError {
             TransportErrorKind::Connect => "could not connect to",
             TransportErrorKind::Timeout => "timed out waiting for",
             TransportErrorKind::Interrupted => "lost the connection to",
+            // The attempts are not counted across a whole call.
+            TransportErrorKind::Deadline => {
+                return write!(f, "{} call gave up at its deadline: {}", self.service, self.message);
+            }
         };
         write!(f, "{what} {} after {} attempt(s): {}", self.service, self.attempts, self.message)
     }
 }
 
 impl std::error::Error for TransportError {}
+
+/// `30 s`, `1.5 s`: whole seconds when the duration is whole.
+fn seconds(duration: Duration) -> String {
+    if duration.subsec_nanos() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} s", duration.as_secs_f64())
+    }
+}
 
 /// A success status whose body does not follow the contract, or a redirect.
 #[derive(Debug, Clone, PartialEq, Eq)]

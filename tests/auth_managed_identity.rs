@@ -1,9 +1,10 @@
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{aad_client, clock, strict_server};
-use powerbi_embed::{Clock, Error, ManagedIdentityCredential, ManagedIdentityId};
+use powerbi_embed::{AadClient, Clock, Error, ManagedIdentityCredential, ManagedIdentityId};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
@@ -217,14 +218,41 @@ async fn a_410_is_retried_for_seventy_seconds_then_fails() {
     // Seven waits of 10 s reach 70 s: the 8th answer is the last one asked for.
     mount_imds(&server, &[], ResponseTemplate::new(410).set_body_string("IMDS is being updated"), 8).await;
     let credential = ManagedIdentityCredential::imds(ManagedIdentityId::SystemAssigned, imds_url(&server)).unwrap();
+    // The whole IMDS window fits only in a call timeout above 70 s.
+    let aad = AadClient::builder(credential)
+        .authority_host(server.uri())
+        .clock(Arc::new(clock.clone()))
+        .call_timeout(Duration::from_secs(80))
+        .build()
+        .unwrap();
 
-    let err = aad_client(&server, credential, &clock).token().await.unwrap_err();
+    let err = aad.token().await.unwrap_err();
 
     assert_eq!(clock.sleeps(), secs(&[10; 7]));
     assert!(clock.sleeps().iter().sum::<Duration>() >= Duration::from_secs(70));
     match &err {
         Error::Credential { credential: "managed identity", message } => {
             assert!(message.contains("HTTP 410") && message.contains("8 attempts"), "{message}");
+        }
+        other => panic!("expected Error::Credential, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_410_is_retried_only_within_the_default_call_timeout() {
+    let server = strict_server().await;
+    let clock = clock();
+    // 30 s: waits of 10 s at 0 s and 10 s; the one at 20 s would end at the deadline, so it is
+    // not started and the third 410 is the answer.
+    mount_imds(&server, &[], ResponseTemplate::new(410).set_body_string("IMDS is being updated"), 3).await;
+    let credential = ManagedIdentityCredential::imds(ManagedIdentityId::SystemAssigned, imds_url(&server)).unwrap();
+
+    let err = aad_client(&server, credential, &clock).token().await.unwrap_err();
+
+    assert_eq!(clock.sleeps(), secs(&[10, 10]));
+    match &err {
+        Error::Credential { credential: "managed identity", message } => {
+            assert!(message.contains("HTTP 410") && message.contains("3 attempts"), "{message}");
         }
         other => panic!("expected Error::Credential, got {other:?}"),
     }

@@ -13,8 +13,9 @@ use crate::cache::{Need, RefreshPolicy, SharedCache, Slot, TokenCache};
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
 use crate::error::Result;
+use crate::http::deadline::DEFAULT_CALL_TIMEOUT;
 use crate::http::url::{check_scheme, parse_base_url};
-use crate::http::{default_http_client, HttpPipeline, RetryPolicy};
+use crate::http::{default_http_client, HttpPipeline, RetryPolicy, DEFAULT_MAX_REPLY_BYTES, MIN_REPLY_BYTES};
 
 /// Acquires and caches Entra access tokens for Power BI.
 ///
@@ -50,6 +51,8 @@ struct Inner {
     /// The slot of the default scope, held so the hot path skips the cache's map.
     default_slot: Arc<Slot<AccessToken>>,
     identity: String,
+    /// The credential's [`TokenCredential::waits_for_user`], asked once.
+    waits_for_user: bool,
 }
 
 impl fmt::Debug for AadClient {
@@ -210,27 +213,33 @@ impl AadClient {
 
     async fn fetch_into(&self, slot: &Slot<AccessToken>, scopes: &[String], need: Need) -> Result<AccessToken> {
         let inner = &self.inner;
-        inner
-            .cache
-            .get_in_slot(slot, need, || {
-                let span = tracing::info_span!("entra_token", identity = %inner.identity, scopes = %scopes.join(" "));
-                async move {
-                    let ctx = TokenRequestContext {
-                        scopes,
-                        authority_host: &inner.authority_host,
-                        endpoint: inner.endpoint,
-                        http: &inner.http,
-                    };
-                    let outcome = inner.credential.get_token(&ctx).await;
-                    match &outcome {
-                        Ok(token) => tracing::debug!(expires_on = %token.expires_on(), "token acquired"),
-                        Err(error) => tracing::debug!(%error, "token request failed"),
-                    }
-                    outcome
+        // Pinned where it is made: the lookup holds a whole token request (over 1 KiB), and
+        // moving it into the deadline's future cost more than the rest of a cache hit.
+        let lookup = std::pin::pin!(inner.cache.get_in_slot(slot, need, || {
+            let span = tracing::info_span!("entra_token", identity = %inner.identity, scopes = %scopes.join(" "));
+            async move {
+                let ctx = TokenRequestContext {
+                    scopes,
+                    authority_host: &inner.authority_host,
+                    endpoint: inner.endpoint,
+                    http: &inner.http,
+                };
+                let outcome = inner.credential.get_token(&ctx).await.and_then(header_safe);
+                match &outcome {
+                    Ok(token) => tracing::debug!(expires_on = %token.expires_on(), "token acquired"),
+                    Err(error) => tracing::debug!(%error, "token request failed"),
                 }
-                .instrument(span)
-            })
-            .await
+                outcome
+            }
+            .instrument(span)
+        }));
+        // An interactive sign-in takes as long as the person needs; the credential bounds its
+        // own wait and each request in it.
+        if inner.waits_for_user {
+            lookup.await
+        } else {
+            inner.http.bounded("token", lookup).await
+        }
     }
 
     /// The cloud this client signs in to.
@@ -257,6 +266,21 @@ impl AadClient {
     }
 }
 
+/// Refuses a token that cannot be sent as `Authorization: Bearer <token>` (a CR, LF or other
+/// control character, e.g. the trailing newline of a token read from a file), whatever
+/// credential produced it: refused here it is never cached, where otherwise every Power BI call
+/// with it would fail to be sent.
+fn header_safe(token: AccessToken) -> Result<AccessToken> {
+    match token.bearer_header() {
+        Some(_) => Ok(token),
+        None => Err(crate::Error::credential(
+            "token",
+            "the access token cannot be sent in an HTTP header (it holds a control character such as CR or LF, \
+             or a trailing newline); it was refused and not cached",
+        )),
+    }
+}
+
 /// Configures an [`AadClient`].
 #[derive(Debug)]
 pub struct AadClientBuilder {
@@ -270,6 +294,8 @@ pub struct AadClientBuilder {
     refresh: RefreshPolicy,
     clock: Arc<dyn Clock>,
     shared: Option<SharedCache>,
+    max_reply_bytes: usize,
+    call_timeout: Duration,
 }
 
 impl AadClientBuilder {
@@ -285,6 +311,8 @@ impl AadClientBuilder {
             refresh: RefreshPolicy::default(),
             clock: Arc::new(SystemClock),
             shared: None,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
         }
     }
 
@@ -343,6 +371,28 @@ impl AadClientBuilder {
         self
     }
 
+    /// The most bytes of a reply body to read (default 4 MiB, at least 1 KiB). A longer body is
+    /// an [`Error::UnexpectedResponse`](crate::Error::UnexpectedResponse), refused from its
+    /// `Content-Length` or cut off once the cap is read, without reading the rest; it is not
+    /// retried.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_reply_bytes = bytes.max(MIN_REPLY_BYTES);
+        self
+    }
+
+    /// How long one token call may take in all (default 30 s): the cache and shared store, every
+    /// request to Entra or the managed identity endpoint, every retry and every wait between
+    /// retries. At the deadline the call ends with an [`Error::Transport`](crate::Error::Transport)
+    /// of kind [`Deadline`](crate::TransportErrorKind::Deadline), and no retry wait that would
+    /// end past it is started (the last answer is returned instead). It does not apply to a
+    /// credential that waits for a person ([`TokenCredential::waits_for_user`]), which bounds
+    /// its own wait. Long operations (uploads, polling an import, waiting for a capacity
+    /// assignment) will get deadlines of their own, not this one.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
     /// The clock, for tests ([`ManualClock`](crate::ManualClock)).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -371,13 +421,18 @@ impl AadClientBuilder {
             Some(client) => client,
             None => default_http_client()?,
         };
-        let http = HttpPipeline { client, retry: self.retry, clock: self.clock.clone() };
+        let http = HttpPipeline {
+            max_reply_bytes: self.max_reply_bytes,
+            call_timeout: self.call_timeout,
+            ..HttpPipeline::new(client, self.retry, self.clock.clone())
+        };
         let cache = TokenCache::new(self.clock, self.refresh);
         let cache = match self.shared {
             Some(shared) => cache.with_shared(shared, "entra".to_owned()),
             None => cache,
         };
         let identity = self.credential.cache_identity();
+        let waits_for_user = self.credential.waits_for_user();
         let default_key = format!("{}|{}|{}", authority_host, identity, default_scopes.join(" "));
         let default_slot = cache.slot(&default_key);
         Ok(AadClient {
@@ -391,6 +446,7 @@ impl AadClientBuilder {
                 cache,
                 default_slot,
                 identity,
+                waits_for_user,
             }),
         })
     }

@@ -52,6 +52,15 @@ pub trait TokenCredential: Send + Sync + fmt::Debug {
     /// Whatever went wrong, typically [`Error::Entra`](crate::Error::Entra) or
     /// [`Error::Transport`](crate::Error::Transport).
     async fn get_token(&self, ctx: &TokenRequestContext<'_>) -> Result<AccessToken>;
+
+    /// Whether getting a token can wait for a person (an interactive sign-in, such as
+    /// [`DeviceCodeCredential`](crate::DeviceCodeCredential)'s). The
+    /// [`AadClient`](crate::AadClient)'s per-call deadline
+    /// ([`call_timeout`](crate::AadClientBuilder::call_timeout)) does not apply to such a
+    /// credential, which must bound its own wait. Default `false`.
+    fn waits_for_user(&self) -> bool {
+        false
+    }
 }
 
 /// Which Entra token endpoint to use.

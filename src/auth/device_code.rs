@@ -149,9 +149,14 @@ impl DeviceCodeCredential {
         self
     }
 
+    /// Redeems the kept refresh token, if there is one, within the client's `call_timeout`.
+    async fn redeem(&self, ctx: &TokenRequestContext<'_>) -> Result<Option<AccessToken>> {
+        ctx.http.bounded(SERVICE, self.refresh_token.redeem(ctx, &self.tenant_id, &self.client_id)).await
+    }
+
     /// Runs the whole flow: request a code, show it, poll until the user is done.
     async fn sign_in(&self, ctx: &TokenRequestContext<'_>) -> Result<AccessToken> {
-        let pending = self.request_code(ctx).await?;
+        let pending = ctx.http.bounded(SERVICE, self.request_code(ctx)).await?;
         (self.on_prompt)(&pending.prompt);
         let grant = self.wait_for_user(ctx, &pending).await?;
         Ok(self.refresh_token.keep(grant))
@@ -190,10 +195,10 @@ impl DeviceCodeCredential {
             }
             // The last poll happens at the deadline rather than one interval past it.
             ctx.http.clock.sleep(interval.min(remaining.unsigned_abs())).await;
-            match self.poll(ctx, &pending.device_code).await {
+            match ctx.http.bounded(SERVICE, self.poll(ctx, &pending.device_code)).await {
                 Ok(grant) => return Ok(grant),
                 Err(Error::Entra(e)) if e.error == "authorization_pending" => {}
-                Err(Error::Entra(e)) if e.error == "slow_down" => interval += SLOW_DOWN_STEP,
+                Err(Error::Entra(e)) if e.error == "slow_down" => interval = interval.saturating_add(SLOW_DOWN_STEP),
                 // expired_token, authorization_declined, bad_verification_code and the rest end it.
                 Err(other) => return Err(other),
             }
@@ -223,15 +228,22 @@ impl TokenCredential for DeviceCodeCredential {
 
     async fn get_token(&self, ctx: &TokenRequestContext<'_>) -> Result<AccessToken> {
         let ctx = &v2(ctx);
-        if let Some(token) = self.refresh_token.redeem(ctx, &self.tenant_id, &self.client_id).await? {
+        if let Some(token) = self.redeem(ctx).await? {
             return Ok(token);
         }
         let _signing_in = self.sign_in.lock().await;
         // A request that waited for another one's sign-in can use the refresh token it left.
-        if let Some(token) = self.refresh_token.redeem(ctx, &self.tenant_id, &self.client_id).await? {
+        if let Some(token) = self.redeem(ctx).await? {
             return Ok(token);
         }
         self.sign_in(ctx).await
+    }
+
+    /// The sign-in waits for a person: the AadClient's per-call deadline does not apply. The
+    /// wait is bounded by the code's expiry or [`timeout`](DeviceCodeCredential::timeout), and
+    /// each request in it (the code, each poll, a refresh) by the client's `call_timeout`.
+    fn waits_for_user(&self) -> bool {
+        true
     }
 }
 
@@ -275,7 +287,9 @@ impl DeviceCodeBody {
             None => return Err("device code response has no expires_in".into()),
         };
         let patience = timeout.map_or(lifetime, |t| t.min(lifetime));
-        let deadline = now + patience;
+        // Saturating: `expires_in` is whatever number the server sent (near i64::MAX seconds
+        // included) and the timeout whatever the caller set; `+` would panic past year 9999.
+        let deadline = now.saturating_add(crate::clock::saturating_time(patience));
         // A zero or negative interval would poll in a busy loop; one second is the floor.
         let interval = self.interval.map_or(DEFAULT_INTERVAL, |s| Duration::from_secs(s.max(1).unsigned_abs()));
         let message = self.message.filter(|m| !m.trim().is_empty()).unwrap_or_else(|| {

@@ -123,13 +123,26 @@ pub(crate) fn parse_token_reply(reply: &Reply, now: OffsetDateTime) -> Result<To
     let mut access_token = AccessToken::new(token, expires_on);
     // A hint beyond any plausible lifetime is ignored (it could not move renewal earlier than
     // expiry anyway, and adding it to `now` could overflow the date range).
-    if let Some(refresh_in) = body.refresh_in.filter(|s| *s > 0 && *s <= MAX_LIFETIME_SECS) {
-        access_token = access_token.with_refresh_on(now + time::Duration::seconds(refresh_in));
+    let refresh_in = body.refresh_in.filter(|s| *s > 0 && *s <= MAX_LIFETIME_SECS);
+    if let Some(refresh_on) = refresh_in.and_then(|s| now.checked_add(time::Duration::seconds(s))) {
+        access_token = access_token.with_refresh_on(refresh_on);
     }
     Ok(TokenGrant { access_token, refresh_token: body.refresh_token.filter(|t| !t.is_empty()).map(Secret::from) })
 }
 
-/// The access token of a success body, refusing an empty one or a type other than Bearer.
+/// Why a token that cannot go into an `Authorization` header is refused (the token is not
+/// quoted).
+pub(crate) const NOT_A_HEADER_VALUE: &str =
+    "access_token cannot be sent in an HTTP header (it holds a control character such as CR or LF)";
+
+/// Whether `Bearer <token>` is a valid header value. Checked when a token arrives, so a token
+/// that every later request would fail to send is never cached.
+pub(crate) fn is_header_safe(token: &str) -> bool {
+    reqwest::header::HeaderValue::from_str(token).is_ok()
+}
+
+/// The access token of a success body, refusing an empty one, one that cannot be a header
+/// value, or a type other than Bearer.
 pub(crate) fn bearer_token(
     reply: &Reply,
     service: &'static str,
@@ -139,9 +152,13 @@ pub(crate) fn bearer_token(
     let token = access_token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| reply.unexpected(service, "token response has no access_token"))?;
+    if !is_header_safe(&token) {
+        return Err(reply.unexpected(service, NOT_A_HEADER_VALUE));
+    }
     match token_type {
+        // The value itself is not echoed: body strings are elided from errors.
         Some(kind) if !kind.eq_ignore_ascii_case("bearer") => {
-            Err(reply.unexpected(service, format!("token_type is {kind:?}, expected Bearer")))
+            Err(reply.unexpected(service, "token_type is not Bearer"))
         }
         _ => Ok(token),
     }
@@ -163,7 +180,9 @@ pub(crate) fn expiry(
                     reply.unexpected(service, format!("expires_in of {seconds} s is not a plausible token lifetime"))
                 );
             }
-            now + time::Duration::seconds(seconds)
+            // Checked: a clock at the end of the calendar (year 9999) cannot hold a later time.
+            now.checked_add(time::Duration::seconds(seconds))
+                .ok_or_else(|| reply.unexpected(service, "the token's expiry is past the end of the calendar"))?
         }
         (None, Some(epoch)) => OffsetDateTime::from_unix_timestamp(epoch)
             .map_err(|_| reply.unexpected(service, format!("expires_on {epoch} is not a valid time")))?,

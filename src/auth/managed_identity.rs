@@ -17,6 +17,7 @@ use crate::auth::credential::{TokenCredential, TokenRequestContext};
 use crate::auth::entra::{bearer_token, expiry, number_or_string};
 use crate::auth::token::AccessToken;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
+use crate::http::deadline;
 use crate::http::url::is_loopback;
 use crate::http::{parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy, USER_AGENT};
 use crate::ids::{validate_client_id, Guid};
@@ -79,7 +80,7 @@ impl ManagedIdentityId {
         Ok(match self {
             Self::SystemAssigned => Self::SystemAssigned,
             Self::ClientId(id) => Self::ClientId(validate_client_id("client_id", &id)?),
-            Self::ObjectId(id) => Self::ObjectId(Guid::parse_field("object_id", id.trim())?.to_string()),
+            Self::ObjectId(id) => Self::ObjectId(validate_object_id(&id)?),
             Self::ResourceId(id) => Self::ResourceId(validate_resource_id(&id)?),
         })
     }
@@ -113,6 +114,18 @@ impl ManagedIdentityId {
             Self::ResourceId(id) => format!("managed-identity/resource-id/{}", id.to_ascii_lowercase()),
         }
     }
+}
+
+/// A GUID, trimmed and lowercased. The value is never echoed: a secret pasted into the wrong
+/// setting must not reach the logs.
+fn validate_object_id(id: &str) -> Result<String> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(Error::invalid("object_id", "is empty; expected a GUID like 00000000-0000-0000-0000-000000000000"));
+    }
+    id.parse::<Guid>()
+        .map(|guid| guid.to_string())
+        .map_err(|_| Error::invalid("object_id", "is not a GUID (expected 8-4-4-4-12 hexadecimal digits)"))
 }
 
 fn validate_resource_id(id: &str) -> Result<String> {
@@ -281,7 +294,10 @@ fn parse_endpoint(field: &'static str, endpoint: &str) -> Result<Url> {
 /// Retries follow the IMDS guidance and MSAL: 404, 408, 429 and 5xx are retried with exponential backoff
 /// (1 s, 2 s, 4 s, ..., honouring `Retry-After` up to 60 s) for at most
 /// [`max_attempts`](Self::max_attempts) attempts; 410 (IMDS being updated) is retried every 10 s
-/// until at least 70 s have passed; other statuses are not retried. When nothing answers at the
+/// until at least 70 s have passed; other statuses are not retried. All of it stays within the
+/// [`AadClient`](crate::AadClient)'s per-call deadline
+/// ([`call_timeout`](crate::AadClientBuilder::call_timeout), 30 s by default): no wait that would
+/// end past it is started, so to ride out a whole IMDS update raise it to 80 s or more. When nothing answers at the
 /// endpoint the credential fails at once with [`Error::Credential`]: there is no managed
 /// identity here.
 ///
@@ -409,8 +425,8 @@ impl ManagedIdentityCredential {
     /// success reply comes back as `Ok`.
     async fn fetch(&self, ctx: &TokenRequestContext<'_>, url: &Url) -> Result<Reply> {
         // One attempt per call: the retry rules below are IMDS's, not the crate's defaults.
-        let pipeline =
-            HttpPipeline { client: self.client.clone(), retry: RetryPolicy::none(), clock: ctx.http.clock.clone() };
+        // The AadClient's clock and reply-size cap, with this credential's own client.
+        let pipeline = HttpPipeline { client: self.client.clone(), retry: RetryPolicy::none(), ..ctx.http.clone() };
         let mut waited = Duration::ZERO;
         let mut attempt = 1;
         loop {
@@ -422,10 +438,13 @@ impl ManagedIdentityCredential {
                 Err(Error::Transport(_)) => (attempt < self.max_attempts).then(|| backoff(attempt)),
                 Err(_) => None,
             };
+            // A wait that would end past the call's deadline is not started (IMDS's 70 s for a
+            // 410 included): the last answer says more than a deadline error would.
+            let delay = delay.filter(|d| deadline::leaves_room(&*ctx.http.clock, *d));
             let Some(delay) = delay else { return Err(self.give_up(outcome, attempt)) };
             tracing::debug!(source = self.source.name(), attempt, ?delay, "retrying the managed identity request");
             ctx.http.clock.sleep(delay).await;
-            waited += delay;
+            waited = waited.saturating_add(delay);
             attempt += 1;
         }
     }

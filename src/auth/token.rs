@@ -112,6 +112,8 @@ impl crate::cache::Storable for AccessToken {
     fn from_bytes(bytes: &[u8]) -> Option<(Self, OffsetDateTime)> {
         let stored: StoredAccessToken<'_> = serde_json::from_slice(bytes).ok()?;
         let mut token = AccessToken::new(stored.t.into_owned(), OffsetDateTime::from_unix_timestamp(stored.e).ok()?);
+        // A stored token that cannot be sent is a miss, as it would have been refused on arrival.
+        token.bearer_header()?;
         if let Some(r) = stored.r {
             token = token.with_refresh_on(OffsetDateTime::from_unix_timestamp(r).ok()?);
         }

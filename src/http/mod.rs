@@ -1,6 +1,7 @@
 //! The one place requests are sent: timeouts, no redirects, bounded retries, and the mapping of
 //! transport failures to [`TransportError`].
 
+pub(crate) mod deadline;
 pub(crate) mod retry;
 pub(crate) mod url;
 
@@ -16,6 +17,12 @@ pub use retry::RetryPolicy;
 
 /// The `User-Agent` of every request.
 pub(crate) const USER_AGENT: &str = concat!("powerbi-embed-rust/", env!("CARGO_PKG_VERSION"));
+
+/// The default cap on a reply body: far above any token or item answer (a few KiB) or a long
+/// item list (hundreds of KiB), far below what would hurt a server process.
+pub(crate) const DEFAULT_MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
+/// The smallest cap a builder accepts: below it even an error body would not fit.
+pub(crate) const MIN_REPLY_BYTES: usize = 1024;
 
 /// A client with the defaults token requests need: a 30 s overall and 10 s connect timeout, and
 /// no redirects (a token request that is redirected could carry a secret to another host).
@@ -42,7 +49,8 @@ pub(crate) struct Reply {
     /// The `WWW-Authenticate` challenge of a 401 (never a secret: it names the authority and
     /// the error, not the token).
     pub www_authenticate: Option<String>,
-    /// The buffer reqwest read, not a copy of it.
+    /// At most the pipeline's `max_reply_bytes`; reqwest's own buffer when the body came in one
+    /// piece.
     pub body: Bytes,
 }
 
@@ -95,12 +103,34 @@ pub(crate) struct HttpPipeline {
     pub client: reqwest::Client,
     pub retry: RetryPolicy,
     pub clock: Arc<dyn Clock>,
+    /// The most bytes of a reply body read; a longer body is an [`UnexpectedResponse`] and the
+    /// rest of it is never read.
+    pub max_reply_bytes: usize,
+    /// How long one token or embed call may take, everything included (see [`deadline`]).
+    pub call_timeout: Duration,
 }
 
 impl HttpPipeline {
+    /// A pipeline with the default reply-size cap.
+    pub fn new(client: reqwest::Client, retry: RetryPolicy, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            client,
+            retry,
+            clock,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            call_timeout: deadline::DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
+    /// Runs `call` within this pipeline's `call_timeout` (or an enclosing call's deadline, if
+    /// sooner); see [`deadline::bounded`].
+    pub fn bounded<F>(&self, service: &'static str, call: F) -> deadline::Bounded<'_, F> {
+        deadline::bounded(&self.clock, self.call_timeout, service, call)
+    }
+
     /// Sends the request `build` makes (once per attempt) and reads the whole body, retrying
-    /// per the policy. Error statuses come back as `Ok(Reply)` for the caller to map; only
-    /// transport failures are `Err`.
+    /// per the policy. Error statuses come back as `Ok(Reply)` for the caller to map; transport
+    /// failures and a body over the cap (never retried) are `Err`.
     pub async fn execute<F>(&self, service: &'static str, idempotency: Idempotency, build: F) -> Result<Reply>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
@@ -109,7 +139,12 @@ impl HttpPipeline {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let outcome = self.send_once(service, build(&self.client)).await;
+            let outcome = match self.send_once(service, build(&self.client)).await {
+                Ok(Received::Whole(reply)) => Ok(reply),
+                // Not retried: the same request would get the same oversized answer.
+                Ok(Received::TooLarge(error)) => return Err(error),
+                Err(e) => Err(e),
+            };
             let delay = match &outcome {
                 Ok(reply) if is_retryable_status(reply.status) => {
                     let unprocessed = reply.status == 429;
@@ -121,7 +156,10 @@ impl HttpPipeline {
                     (idempotency == Idempotency::Idempotent || !e.maybe_sent).then(|| self.retry.backoff(attempt))
                 }
             };
-            let may_retry = attempt < self.retry.attempts() && delay.is_some_and(|d| self.retry.allows(waited, d));
+            // A wait that would end past the call's deadline is not started: the last answer is
+            // worth more to the caller than a deadline error after the wait.
+            let may_retry = attempt < self.retry.attempts()
+                && delay.is_some_and(|d| self.retry.allows(waited, d) && deadline::leaves_room(&*self.clock, d));
             match (outcome, may_retry) {
                 (Ok(reply), false) => return Ok(reply),
                 (Err(e), false) => return Err(Error::Transport(Arc::new(e.with_attempts(attempt)))),
@@ -132,7 +170,7 @@ impl HttpPipeline {
                         Err(e) => tracing::debug!(service, error = %e, attempt, ?delay, "retrying"),
                     }
                     self.clock.sleep(delay).await;
-                    waited += delay;
+                    waited = waited.saturating_add(delay);
                 }
             }
         }
@@ -142,8 +180,8 @@ impl HttpPipeline {
         &self,
         service: &'static str,
         request: reqwest::RequestBuilder,
-    ) -> Result<Reply, TransportError> {
-        let response = request.send().await.map_err(|e| transport_error(service, e))?;
+    ) -> Result<Received, TransportError> {
+        let mut response = request.send().await.map_err(|e| transport_error(service, e))?;
         let status = response.status().as_u16();
         let headers = response.headers();
         let content_type = header(headers, "content-type");
@@ -151,9 +189,45 @@ impl HttpPipeline {
         let retry_after = header(headers, "retry-after").and_then(|v| retry::parse_retry_after(&v, self.clock.now()));
         let error_info = header(headers, "x-powerbi-error-info");
         let www_authenticate = header(headers, "www-authenticate");
-        let body = response.bytes().await.map_err(|e| transport_error(service, e))?;
-        Ok(Reply { status, content_type, request_id, retry_after, error_info, www_authenticate, body })
+        let mut reply =
+            Reply { status, content_type, request_id, retry_after, error_info, www_authenticate, body: Bytes::new() };
+        let cap = self.max_reply_bytes;
+        // A declared length over the cap is refused before a byte of the body is read.
+        let declared = response.content_length();
+        if declared.is_some_and(|n| n > u64::try_from(cap).unwrap_or(u64::MAX)) {
+            return Ok(Received::TooLarge(too_large(&reply, service, cap)));
+        }
+        // Read chunk by chunk, so a body without a length (chunked, or closed at the end) is cut
+        // off at the cap too; dropping `response` then closes the connection unread. The chunks
+        // are joined once at the end (no growing buffer copied over and over while reading), and
+        // a body that came in one chunk, the usual small answer, is kept as it is.
+        let mut chunks: Vec<Bytes> = Vec::new();
+        let mut read = 0usize;
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(service, e))? {
+            if chunk.len() > cap - read {
+                return Ok(Received::TooLarge(too_large(&reply, service, cap)));
+            }
+            read += chunk.len();
+            chunks.push(chunk);
+        }
+        reply.body = match chunks.len() {
+            0 => Bytes::new(),
+            1 => chunks.pop().unwrap_or_default(),
+            _ => Bytes::from(chunks.concat()),
+        };
+        Ok(Received::Whole(reply))
     }
+}
+
+/// What one attempt read.
+enum Received {
+    Whole(Reply),
+    /// The body passed the cap: the error to return, with the reply's status and headers.
+    TooLarge(Error),
+}
+
+fn too_large(reply: &Reply, service: &'static str, cap: usize) -> Error {
+    reply.unexpected(service, format!("the reply body is larger than the {cap}-byte limit (max_response_bytes)"))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -30,7 +30,8 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 4 attempts, backoff from 500 ms doubling up to 8 s, at most 60 s in all.
+    /// 4 attempts, backoff from 500 ms doubling up to 8 s, at most 60 s of waiting in all (and
+    /// always within the call's `call_timeout`, 30 s by default).
     fn default() -> Self {
         Self {
             max_attempts: 4,
@@ -65,8 +66,16 @@ impl RetryPolicy {
         self
     }
 
-    /// The most time spent waiting between attempts, in all. A `Retry-After` longer than what
-    /// is left ends the retries and returns the 429.
+    /// The most time spent waiting between attempts of one request, in all. A `Retry-After`
+    /// longer than what is left ends the retries and returns the 429.
+    ///
+    /// This counts only the waits, not the attempts themselves, so it does not bound how long a
+    /// call takes. What does is the client's `call_timeout` (30 s by default:
+    /// [`AadClientBuilder::call_timeout`](crate::AadClientBuilder::call_timeout),
+    /// [`PowerBiClientBuilder::call_timeout`](crate::PowerBiClientBuilder::call_timeout)), which
+    /// bounds the whole call, attempts and waits and the Entra token included. Retries stop at
+    /// whichever comes first: the attempts, this budget, or a wait that would end past the
+    /// call's deadline (the last answer is then returned at once).
     pub fn max_elapsed(mut self, elapsed: Duration) -> Self {
         self.max_elapsed = elapsed;
         self

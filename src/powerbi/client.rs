@@ -12,8 +12,12 @@ use url::Url;
 use crate::auth::{AadClient, AccessToken};
 use crate::cache::{Need, RefreshPolicy, SharedCache, TokenCache};
 use crate::error::{Error, Result};
+use crate::http::deadline::DEFAULT_CALL_TIMEOUT;
 use crate::http::url::{check_scheme, parse_base_url};
-use crate::http::{default_http_client, parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy};
+use crate::http::{
+    default_http_client, parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy, DEFAULT_MAX_REPLY_BYTES,
+    MIN_REPLY_BYTES,
+};
 use crate::ids::Guid;
 use crate::powerbi::embed_config::EmbedConfig;
 use crate::powerbi::error::power_bi_error;
@@ -120,6 +124,8 @@ impl PowerBiClient {
             shared: None,
             default_lifetime: Duration::from_secs(30 * 60),
             generate_idempotent: true,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
         }
     }
 
@@ -409,7 +415,20 @@ impl PowerBiClient {
         self.generate(operation, request.body(), request.lifetime_minutes()).await
     }
 
+    /// An embed token within the call's deadline (the Entra token it needs included).
     async fn generate(
+        &self,
+        operation: Operation,
+        body: &RequestBody,
+        lifetime_minutes: Option<u32>,
+    ) -> Result<EmbedToken> {
+        // Pinned where it is made: moving a lookup this large into the deadline's future cost more
+        // than the rest of a cache hit.
+        let call = std::pin::pin!(self.generate_cached(operation, body, lifetime_minutes));
+        self.inner.http.bounded(SERVICE, call).await
+    }
+
+    async fn generate_cached(
         &self,
         operation: Operation,
         body: &RequestBody,
@@ -463,7 +482,13 @@ impl PowerBiClient {
         .await
     }
 
+    /// A lookup within the call's deadline (the Entra token it needs included).
     async fn get<T: DeserializeOwned>(&self, path: String, what: &str) -> Result<T> {
+        let call = std::pin::pin!(self.get_unbounded(path, what));
+        self.inner.http.bounded(SERVICE, call).await
+    }
+
+    async fn get_unbounded<T: DeserializeOwned>(&self, path: String, what: &str) -> Result<T> {
         let entra = self.inner.aad.token().await?;
         let url = self.url(&path)?;
         let reply = self
@@ -547,6 +572,8 @@ pub struct PowerBiClientBuilder {
     shared: Option<SharedCache>,
     default_lifetime: Duration,
     generate_idempotent: bool,
+    max_reply_bytes: usize,
+    call_timeout: Duration,
 }
 
 impl PowerBiClientBuilder {
@@ -609,6 +636,27 @@ impl PowerBiClientBuilder {
         self
     }
 
+    /// The most bytes of a reply body to read (default 4 MiB, at least 1 KiB). A longer body is
+    /// an [`Error::UnexpectedResponse`](crate::Error::UnexpectedResponse), refused from its
+    /// `Content-Length` or cut off once the cap is read, without reading the rest; it is not
+    /// retried.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_reply_bytes = bytes.max(MIN_REPLY_BYTES);
+        self
+    }
+
+    /// How long one Power BI call may take in all (default 30 s), the Entra token it needs
+    /// included: every request, retry and wait between retries. An embed config's lookup and
+    /// token run side by side, each within it. At the deadline the call ends with an
+    /// [`Error::Transport`] of kind [`Deadline`](crate::TransportErrorKind::Deadline), and no
+    /// retry wait that would end past it is started (the last answer is returned instead).
+    /// Long operations (uploads, polling an import, waiting for a capacity assignment) will get
+    /// deadlines of their own, not this one.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -632,7 +680,11 @@ impl PowerBiClientBuilder {
             None => default_http_client()?,
         };
         let clock = self.aad.clock().clone();
-        let http = HttpPipeline { client, retry: self.retry, clock: clock.clone() };
+        let http = HttpPipeline {
+            max_reply_bytes: self.max_reply_bytes,
+            call_timeout: self.call_timeout,
+            ..HttpPipeline::new(client, self.retry, clock.clone())
+        };
         // Everything that changes an embed token beyond the request itself: the API (cloud),
         // the profile, and who signs in (authority, tenant, client).
         let namespace = format!(

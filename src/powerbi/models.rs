@@ -58,8 +58,11 @@ impl EmbedToken {
     /// assert!(token.needs_renewal(datetime!(2026-01-01 9:58 UTC), Duration::from_secs(120)));
     /// assert!(!token.needs_renewal(datetime!(2026-01-01 9:57 UTC), Duration::from_secs(120)));
     /// ```
+    ///
+    /// Saturating: a margin longer than the calendar (`Duration::MAX`) gives the earliest
+    /// representable moment, so such a token always needs renewal.
     pub fn renew_at(&self, margin: Duration) -> OffsetDateTime {
-        self.expiration - margin
+        self.expiration.saturating_sub(crate::clock::saturating_time(margin))
     }
 
     /// Whether, at `now`, the token is within `margin` of expiring (or has expired).
@@ -82,9 +85,8 @@ impl EmbedToken {
         let token_id = wire.token_id.ok_or_else(|| missing("tokenId"))?;
         let token_id = token_id.parse::<Guid>().map_err(|_| reply.unexpected(SERVICE, "tokenId is not a GUID"))?;
         let expiration = wire.expiration.ok_or_else(|| missing("expiration"))?;
-        let expiration = OffsetDateTime::parse(&expiration, &Rfc3339).map_err(|_| {
-            reply.unexpected(SERVICE, format!("expiration {expiration:?} is not an RFC 3339 date-time"))
-        })?;
+        let expiration = OffsetDateTime::parse(&expiration, &Rfc3339)
+            .map_err(|_| reply.unexpected(SERVICE, "expiration is not an RFC 3339 date-time"))?;
         if expiration <= now {
             return Err(reply.unexpected(SERVICE, format!("the embed token expired already ({expiration})")));
         }
