@@ -307,7 +307,9 @@ async fn nothing_listening_means_no_managed_identity_here() {
 
     let err = aad_client(&server, credential, &clock).token().await.unwrap_err();
 
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    // Refused at once, not after the 10 s connect timeout (a generous bound: a loaded machine
+    // must not fail this; the retries are counted exactly on the clock below).
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
     assert!(clock.sleeps().is_empty(), "no retries: {:?}", clock.sleeps());
     match &err {
         Error::Credential { credential: "managed identity", message } => {

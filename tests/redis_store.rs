@@ -473,7 +473,9 @@ async fn redis_killed_mid_run_costs_one_warning_and_is_used_again_after_a_restar
         let started = Instant::now();
         let token = second.token_for_scopes(&[scope]).await.expect("a token while Redis is down");
         assert_eq!(token.secret().expose_secret(), format!("entra-{}", i + 2));
-        assert!(started.elapsed() < op_timeout * 3 + Duration::from_millis(500), "{:?}", started.elapsed());
+        // Bounded by op_timeout per store call, not by Redis coming back; the bound is loose so
+        // that a loaded machine does not fail it.
+        assert!(started.elapsed() < op_timeout * 3 + Duration::from_secs(5), "{:?}", started.elapsed());
     }
     assert_eq!(warnings.0.lock().unwrap().len(), 1, "one warning for the outage: {:?}", warnings.0.lock().unwrap());
     assert!(warnings.0.lock().unwrap()[0].contains("shared token store unavailable"));
