@@ -362,7 +362,8 @@ async fn a_caller_cancelled_while_holding_the_lease_releases_it() {
         .mount(&entra)
         .await;
     let store = Arc::new(MemoryStore::new());
-    let wait = Duration::from_secs(2);
+    // Far longer than the test may take: a caller that waited it out would show in `elapsed`.
+    let wait = Duration::from_secs(60);
     let client = replica(&entra, SharedCache::new(store.clone(), KEY).wait_for_peer(wait, Duration::from_millis(10)));
 
     // The caller gives up (its own request timed out) while this replica holds the lease.
