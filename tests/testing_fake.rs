@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use powerbi_embed::testing::FakeServices;
 use powerbi_embed::{
-    AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2, PowerBiClient,
-    StaticTokenCredential, UsernamePasswordCredential,
+    AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2, ManualClock,
+    PowerBiClient, StaticTokenCredential, UsernamePasswordCredential,
 };
 
 #[tokio::test]
@@ -76,11 +76,18 @@ async fn master_user_and_refresh_tokens() {
         .await;
     let credential =
         UsernamePasswordCredential::new(fake.tenant_id(), fake.client_id(), "embed@contoso.com", "pw").unwrap();
-    let aad = AadClient::builder(credential).authority_host(fake.authority_host()).build().unwrap();
+    // The client's clock is a manual one: moving it is exact, where sleeping 1.1 s of real time
+    // on a loaded machine could land anywhere.
+    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let aad = AadClient::builder(credential)
+        .authority_host(fake.authority_host())
+        .clock(std::sync::Arc::new(clock.clone()))
+        .build()
+        .unwrap();
     aad.token().await.unwrap();
     // Past half of the 2 s lifetime, a token valid for longer makes the client renew, with the
     // refresh token rather than the password.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1100));
     let valid_for_long = aad.token_valid_for(Duration::from_secs(3000)).await.unwrap();
     assert!(valid_for_long.secret().expose_secret().starts_with("fake-entra-"));
     let grants: Vec<String> = fake
