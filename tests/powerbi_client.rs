@@ -414,11 +414,11 @@ async fn entra_token_with_two_minutes_left_is_renewed_before_a_60_minute_embed_t
 #[tokio::test]
 async fn error_statuses_map_to_typed_errors_with_hints() {
     let cases: Vec<(u16, Value, &str)> = vec![
-        (401, json!({"error": {"code": "Unauthorized", "message": ""}}), "member"),
+        (401, json!({"error": {"code": "Unauthorized", "message": ""}}), "Member or Admin"),
         (
             403,
             json!({"error": {"code": "TokenExpired", "message": "Access token has expired"}}),
-            "refused the Entra access token",
+            "the Entra access token has expired",
         ),
         (403, json!({"error": {"code": "Unauthorized", "message": ""}}), "member"),
         (
