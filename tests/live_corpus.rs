@@ -899,3 +899,61 @@ async fn the_testing_fakes_entra_answers_have_the_recorded_fields() {
     let description = refused.1["error_description"].as_str().unwrap();
     assert!(description.starts_with("AADSTS7000215: ") && description.contains("\r\nTrace ID: "), "{description}");
 }
+
+/// The fake's setup faults answer as the recordings of those faults: status, the
+/// `X-PowerBI-Error-Info` header and an empty body, or the RLS refusals' code and message word
+/// for word.
+#[tokio::test]
+async fn the_testing_fakes_faults_answer_as_the_recordings_do() {
+    use powerbi_embed::testing::FakeFault;
+    use serde_json::json;
+
+    let http = reqwest::Client::new();
+    for (fault, file) in [
+        (FakeFault::TenantSwitchOff, "powerbi-errors/401-tenant-switch.empty.fabric-community-4010790.http"),
+        (FakeFault::NotAMember, "powerbi-errors/401-group-not-accessible.empty.http"),
+    ] {
+        let fake = FakeServices::builder().fault(fault).start().await;
+        let token = fake.aad_client().token().await.unwrap();
+        let url = format!("{}/v1.0/myorg/groups/{}/reports/{}", fake.api_base(), fake.workspace_id(), fake.report_id());
+        let answer = http.get(url).bearer_auth(token.secret().expose_secret()).send().await.unwrap();
+        let recorded = recording(file);
+        assert_eq!(answer.status().as_u16(), recorded.status, "{fault}");
+        let info = answer.headers().get("x-powerbi-error-info").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(info.as_deref(), recorded.header("X-PowerBI-Error-Info"), "{fault}");
+        assert!(answer.headers().contains_key("requestid"), "{fault}");
+        assert!(answer.bytes().await.unwrap().is_empty(), "{fault}: an empty body, as recorded");
+    }
+
+    for (fault, identities, file) in [
+        (FakeFault::RlsRequired, json!([]), "powerbi-errors/400-requires-identity.reconstructed.http"),
+        (
+            FakeFault::RlsRolesRequired,
+            json!([{"username": "u", "datasets": [learn::DATASET]}]),
+            "powerbi-errors/400-requires-roles.reconstructed.http",
+        ),
+    ] {
+        let fake = FakeServices::builder().fault(fault).start().await;
+        assert_eq!(fake.dataset_id(), learn::DATASET, "the recordings name Learn's dataset");
+        let token = fake.aad_client().token().await.unwrap();
+        let url = format!(
+            "{}/v1.0/myorg/groups/{}/reports/{}/GenerateToken",
+            fake.api_base(),
+            fake.workspace_id(),
+            fake.report_id()
+        );
+        let answer = http
+            .post(url)
+            .bearer_auth(token.secret().expose_secret())
+            .header("content-type", "application/json")
+            .body(json!({"accessLevel": "View", "identities": identities}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let recorded = recording(file);
+        assert_eq!(answer.status().as_u16(), recorded.status, "{fault}");
+        let body: serde_json::Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], recorded.body_json()["error"]["code"], "{fault}");
+        assert_eq!(body["error"]["message"], recorded.body_json()["error"]["message"], "{fault}");
+    }
+}
