@@ -415,11 +415,8 @@ async fn entra_token_with_two_minutes_left_is_renewed_before_a_60_minute_embed_t
 async fn error_statuses_map_to_typed_errors_with_hints() {
     let cases: Vec<(u16, Value, &str)> = vec![
         (401, json!({"error": {"code": "Unauthorized", "message": ""}}), "Member or Admin"),
-        (
-            403,
-            json!({"error": {"code": "TokenExpired", "message": "Access token has expired"}}),
-            "the Entra access token has expired",
-        ),
+        // 403 `TokenExpired` is a refused token: renewed and retried once (tests/token_recovery.rs),
+        // its hint in tests/hints.rs.
         (403, json!({"error": {"code": "Unauthorized", "message": ""}}), "member"),
         (
             400,

@@ -140,8 +140,11 @@ async fn embed_tokens_never_outlive_the_entra_token_or_the_requested_lifetime() 
         )
         .await
         .unwrap();
-    let left = token.expiration() - now;
-    assert!(left <= time::Duration::minutes(5) && left > time::Duration::minutes(4), "{left}");
+    // The fake reads its clock between `now` and `after` and cuts the expiry to whole seconds.
+    let after = time::OffsetDateTime::now_utc();
+    let expiration = token.expiration();
+    assert!(expiration <= after + time::Duration::minutes(5), "{expiration} vs {after}");
+    assert!(expiration > now + time::Duration::minutes(4), "{expiration} vs {now}");
     let token = client
         .report_embed_token(
             fake.workspace_id(),
@@ -150,8 +153,10 @@ async fn embed_tokens_never_outlive_the_entra_token_or_the_requested_lifetime() 
         )
         .await
         .unwrap();
-    let left = token.expiration() - now;
-    assert!(left <= time::Duration::minutes(10) && left > time::Duration::minutes(9), "{left}");
+    let after = time::OffsetDateTime::now_utc();
+    let expiration = token.expiration();
+    assert!(expiration <= after + time::Duration::minutes(10), "{expiration} vs {after}");
+    assert!(expiration > now + time::Duration::minutes(9), "{expiration} vs {now}");
 }
 
 /// Entra's access tokens are JWTs, and so are the fake's: `eyJ...` (a JSON header), three parts.

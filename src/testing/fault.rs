@@ -20,7 +20,7 @@ pub enum FakeFault {
     NotAMember,
     /// The report's dataset uses row-level security: it says `isEffectiveIdentityRequired:
     /// true`, and a `GenerateToken` without an identity answers 400 `InvalidRequest`
-    /// "Creating embed token for accessing dataset <id> requires effective identity to be
+    /// "Creating embed token for accessing dataset `<id>` requires effective identity to be
     /// provided".
     RlsRequired,
     /// As [`RlsRequired`](Self::RlsRequired), and the dataset's rules need roles
