@@ -294,3 +294,26 @@ async fn stores_delete_a_value_only_while_it_is_the_one_seen() {
         assert!(!store.delete_if_equal("n", b"old").await.unwrap());
     }
 }
+
+/// Two calls refused at once with the same token: one drops it and fetches, the other finds the
+/// new token in the cache (it never drops the new one): two Entra requests in all, however the
+/// calls interleave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refusals_renew_the_token_once() {
+    let entra = entra_answering(&["entra-token-1", "entra-token-2"]).await;
+    let pbi = strict_server().await;
+    // The second call may be sent with the old token (and be refused) or, when the first call
+    // has renewed it by then, with the new one: either way the new token serves both calls.
+    Mock::given(method("GET"))
+        .and(path(report_route()))
+        .and(header("authorization", "Bearer entra-token-1"))
+        .respond_with(recorded("403-token-expired.empty.http").set_delay(std::time::Duration::from_millis(50)))
+        .expect(1..=2)
+        .mount(&pbi)
+        .await;
+    report_answers(&pbi, "entra-token-2", report_ok(), 2).await;
+    let client = powerbi(aad(&entra, None), &pbi);
+    client.aad().token().await.unwrap();
+    let (a, b) = tokio::join!(client.report(WORKSPACE, REPORT), client.report(WORKSPACE, REPORT));
+    assert_eq!((a.unwrap().name, b.unwrap().name), ("Sales".to_owned(), "Sales".to_owned()));
+}
