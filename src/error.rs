@@ -268,53 +268,19 @@ pub struct PowerBiErrorDetail {
 }
 
 impl PowerBiError {
-    /// What to do about the common failures.
+    /// What to do about the common failures, told apart by cause from the status, `code`,
+    /// `X-PowerBI-Error-Info`, the `WWW-Authenticate` challenge and the texts together.
+    ///
+    /// The live service answers **403** for an expired or unreadable Entra token and **401**
+    /// for no access to the item or tenant; the header usually says which.
     pub fn hint(&self) -> Option<&'static str> {
-        let mut text = self.message.as_deref().unwrap_or_default().to_ascii_lowercase();
-        for detail in &self.details {
-            text.push(' ');
-            text.push_str(&detail.message.to_ascii_lowercase());
-        }
-        let code = self.code.as_deref().unwrap_or_default();
-        if text.contains("shouldn't have effective identity") || text.contains("identity shouldn't be provided") {
-            return Some("this dataset has no row-level security: remove the effective identities");
-        }
-        if text.contains("requires roles to be included") {
-            return Some("this dataset's row-level security needs roles: add the role names to the effective identity");
-        }
-        if text.contains("requires effective identity") {
-            return Some("this dataset uses row-level security: add an effective identity (username, roles)");
-        }
-        if text.contains("exceeded the amount of embed tokens") {
-            return Some("the capacity's embed-token quota is used up: cache and reuse embed tokens, or move the workspace to a capacity");
-        }
-        if matches!(self.challenge_error(), Some("insufficient_claims" | "interaction_required")) {
-            return Some("a Conditional Access policy wants a new token that meets the claims in WWW-Authenticate: sign in again");
-        }
-        let reason = self.error_info.as_deref().filter(|r| !r.is_empty()).unwrap_or(code);
-        match reason {
-            "ServicePrincipalIsNotAllowedByTenantAdminSwitch" => {
-                return Some("the tenant setting 'Service principals can use Fabric APIs' is off, or this service principal is not in the security group it allows");
-            }
-            "GroupNotAccessible" => {
-                return Some("this identity is not a member of the workspace: add the service principal (or master user) as Member or Admin");
-            }
-            "UserNotLicensed" => return Some("the master user has no Power BI Pro or Premium Per User licence"),
-            "TokenExpired" | "InvalidToken" => {
-                return Some("Power BI refused the Entra access token (expired, or not issued for the Power BI resource): request a new one");
-            }
-            _ => {}
-        }
-        Some(match self.status {
-            401 | 403 => {
-                "check that the service principal is a member (Member or Admin) of the workspace and that the tenant setting 'Service principals can use Fabric APIs' is on"
-            }
-            404 if code == "PowerBIEntityNotFound" || code.is_empty() || code.contains("NotFound") => {
-                "the workspace or item was not found: check the ids and that the workspace is not 'My workspace'"
-            }
-            429 => "throttled by Power BI: slow down, cache embed tokens",
-            _ => return None,
-        })
+        PowerBiCause::of(self).map(PowerBiCause::hint)
+    }
+
+    /// Whether Power BI refused the Entra access token itself (`TokenExpired`, `InvalidToken`,
+    /// ... in the code or `X-PowerBI-Error-Info`): a new token may succeed where this one failed.
+    pub fn is_rejected_token(&self) -> bool {
+        matches!(PowerBiCause::of(self), Some(PowerBiCause::TokenExpired | PowerBiCause::TokenInvalid))
     }
 
     /// What `Display` shows of the body: the message, then up to three distinct detail texts.
@@ -362,6 +328,114 @@ fn challenge_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
         rest = after;
     }
     None
+}
+
+/// Why Power BI refused a call, as far as its answer tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PowerBiCause {
+    TokenExpired,
+    TokenInvalid,
+    ClaimsChallenge,
+    TenantSwitchOff,
+    NotWorkspaceMember,
+    NoAccess,
+    UserNotLicensed,
+    CapacityNotActive,
+    EmbedTokenLimit,
+    IdentityRequired,
+    RolesRequired,
+    IdentityNotAllowed,
+    EntityNotFound,
+    NotFoundMaybeMyWorkspace,
+    Forbidden,
+    Throttled,
+}
+
+/// Reasons (`code` or `X-PowerBI-Error-Info`) meaning the Entra token itself was refused.
+const EXPIRED_TOKEN_REASONS: &[&str] = &["TokenExpired", "ExpiredToken"];
+const INVALID_TOKEN_REASONS: &[&str] = &["InvalidToken", "InvalidAuthenticationToken", "TokenInvalid"];
+/// Reasons meaning the workspace's capacity is paused, suspended or gone.
+const CAPACITY_REASONS: &[&str] = &["CapacityNotActive", "CapacityPaused", "CapacitySuspended", "CapacityNotFound"];
+
+impl PowerBiCause {
+    fn of(e: &PowerBiError) -> Option<Self> {
+        let mut text = e.message.as_deref().unwrap_or_default().to_ascii_lowercase();
+        for detail in &e.details {
+            text.push(' ');
+            text.push_str(&detail.message.to_ascii_lowercase());
+        }
+        let code = e.code.as_deref().unwrap_or_default();
+        let info = e.error_info.as_deref().unwrap_or_default();
+        let reason_is =
+            |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(code) || n.eq_ignore_ascii_case(info));
+        // The texts of the 400 answers to GenerateToken (RLS) and of the embed-token quota.
+        if text.contains("shouldn't have effective identity") || text.contains("identity shouldn't be provided") {
+            return Some(Self::IdentityNotAllowed);
+        }
+        if text.contains("requires roles to be included") {
+            return Some(Self::RolesRequired);
+        }
+        if text.contains("requires effective identity") {
+            return Some(Self::IdentityRequired);
+        }
+        if text.contains("exceeded the amount of embed token") {
+            return Some(Self::EmbedTokenLimit);
+        }
+        if matches!(e.challenge_error(), Some("insufficient_claims" | "interaction_required")) {
+            return Some(Self::ClaimsChallenge);
+        }
+        if reason_is(EXPIRED_TOKEN_REASONS) || text.contains("access token has expired") {
+            return Some(Self::TokenExpired);
+        }
+        if reason_is(INVALID_TOKEN_REASONS) || matches!(e.challenge_error(), Some("invalid_token")) {
+            return Some(Self::TokenInvalid);
+        }
+        if reason_is(&["ServicePrincipalIsNotAllowedByTenantAdminSwitch"]) {
+            return Some(Self::TenantSwitchOff);
+        }
+        if reason_is(&["GroupNotAccessible", "WorkspaceNotAccessible"]) {
+            return Some(Self::NotWorkspaceMember);
+        }
+        if reason_is(&["UserNotLicensed"]) {
+            return Some(Self::UserNotLicensed);
+        }
+        if reason_is(CAPACITY_REASONS)
+            || (text.contains("capacity") && (text.contains("paused") || text.contains("not active")))
+        {
+            return Some(Self::CapacityNotActive);
+        }
+        if reason_is(&["PowerBIEntityNotFound", "ItemNotFound", "EntityNotFound"]) {
+            return Some(Self::EntityNotFound);
+        }
+        Some(match e.status {
+            401 => Self::NoAccess,
+            403 => Self::Forbidden,
+            404 if code.is_empty() || code.contains("NotFound") => Self::NotFoundMaybeMyWorkspace,
+            429 => Self::Throttled,
+            _ => return None,
+        })
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            Self::TokenExpired => "the Entra access token has expired: request a new one (the client retries once with a new token by itself; if this persists, check this machine's clock)",
+            Self::TokenInvalid => "Power BI could not accept the Entra access token: request it for the Power BI scope of the same cloud (e.g. https://analysis.windows.net/powerbi/api/.default), not for another resource",
+            Self::ClaimsChallenge => "a Conditional Access policy wants a new token that meets the claims in WWW-Authenticate: sign in again",
+            Self::TenantSwitchOff => "the tenant setting 'Service principals can use Fabric APIs' is off, or this service principal is not in the security group it allows",
+            Self::NotWorkspaceMember => "this identity is not a member of the workspace: add the service principal (or master user) as Member or Admin",
+            Self::NoAccess => "this identity has no access to the item or the tenant: add the service principal (or master user) to the workspace as Member or Admin, and check that the tenant setting 'Service principals can use Fabric APIs' is on",
+            Self::UserNotLicensed => "the master user has no Power BI Pro or Premium Per User licence",
+            Self::CapacityNotActive => "the workspace's capacity is paused or not active: resume it in the Azure portal, or assign the workspace to a running capacity",
+            Self::EmbedTokenLimit => "the capacity's embed-token quota is used up: cache and reuse embed tokens, or move the workspace to a capacity",
+            Self::IdentityRequired => "this dataset uses row-level security: add an effective identity (username, roles)",
+            Self::RolesRequired => "this dataset's row-level security needs roles: add the role names to the effective identity",
+            Self::IdentityNotAllowed => "this dataset has no row-level security: remove the effective identities",
+            Self::EntityNotFound => "not found: no such report, dataset or workspace for this identity; check the ids and that the item belongs to this workspace",
+            Self::NotFoundMaybeMyWorkspace => "the workspace or item was not found: check the ids, and use a shared workspace: a service principal cannot reach 'My workspace'",
+            Self::Forbidden => "Power BI refused the call: check that this identity is a member (Member or Admin) of the workspace, that the Entra token has not expired and that the workspace's capacity is running",
+            Self::Throttled => "throttled by Power BI: slow down, cache embed tokens",
+        }
+    }
 }
 
 impl fmt::Display for PowerBiError {

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use common::redis_server::{free_port, RedisServer};
 use powerbi_embed::testing::FakeServices;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// `POWERBI_CACHE_KEY` for the Redis cases: standard base64 of 32 bytes.
 const CACHE_KEY_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -96,7 +96,7 @@ async fn access_token_prints_the_token_json() {
     fake_env(&mut command, &fake);
     let json = stdout_json(&run(command).await);
     assert_eq!(json["tokenType"], "Bearer");
-    assert!(json["accessToken"].as_str().unwrap().starts_with("fake-entra-"));
+    assert!(json["accessToken"].as_str().unwrap().starts_with("eyJ"), "the fake's Entra tokens are JWTs");
     time::OffsetDateTime::parse(json["expiresOn"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
         .unwrap();
     assert_eq!(json.as_object().unwrap().len(), 3);
@@ -420,7 +420,7 @@ async fn two_embed_token_processes_share_one_entra_token_and_one_embed_token_thr
 
     // access_token finds the same Entra token in Redis.
     let json = stdout_json(&run_child(spawn("access_token")).await);
-    assert!(json["accessToken"].as_str().unwrap().starts_with("fake-entra-"));
+    assert!(json["accessToken"].as_str().unwrap().starts_with("eyJ"), "the fake's Entra tokens are JWTs");
     assert_eq!(fake.token_request_count(), 1, "served from Redis");
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis.client()).unwrap();
     assert_eq!(keys.len(), 2, "one Entra entry, one embed entry: {keys:?}");
@@ -428,4 +428,254 @@ async fn two_embed_token_processes_share_one_entra_token_and_one_embed_token_thr
 
 async fn run_child(child: std::process::Child) -> Output {
     tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// doctor
+
+/// The doctor on its own built-in fake, with `POWERBI_FAKE_FAULT` set to `fault` when given.
+async fn doctor(fault: Option<&str>, extra: &[(&str, &str)], json: bool) -> Output {
+    let mut command = example("doctor");
+    if let Some(fault) = fault {
+        command.env("POWERBI_FAKE_FAULT", fault);
+    }
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    if json {
+        command.arg("--json");
+    }
+    run(command).await
+}
+
+/// The doctor's text report: every line, the one FAIL line and the fix under it.
+struct DoctorReport {
+    stdout: String,
+    stderr: String,
+    code: Option<i32>,
+}
+
+impl DoctorReport {
+    fn of(output: &Output) -> Self {
+        let report = Self {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code(),
+        };
+        assert!(!report.stderr.contains("panicked"), "{}", report.stderr);
+        report
+    }
+
+    fn steps(&self, status: &str) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter_map(|line| line.strip_prefix(status))
+            .filter_map(|rest| rest.split_whitespace().next().map(str::to_owned))
+            .collect()
+    }
+
+    /// The FAIL line, which must be the last step line, and the fix line after it.
+    fn failure(&self) -> (&str, &str) {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        let at =
+            lines.iter().position(|l| l.starts_with("FAIL ")).unwrap_or_else(|| panic!("no FAIL: {}", self.stdout));
+        assert!(
+            lines[at + 1..].iter().all(|l| !l.starts_with("ok ") && !l.starts_with("FAIL ")),
+            "stops at the first failure"
+        );
+        let fix = lines[at + 1].trim_start().strip_prefix("fix: ").unwrap_or_else(|| panic!("{}", self.stdout));
+        (lines[at], fix)
+    }
+}
+
+const ALL_STEPS: [&str; 8] =
+    ["settings", "sign-in", "token-claims", "workspace", "report", "dataset", "generate-token", "embed-config"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_passes_every_step_on_the_fake_and_says_it_used_the_fake() {
+    let report = DoctorReport::of(&doctor(None, &[], false).await);
+    assert_eq!(report.code, Some(0), "{}", report.stdout);
+    assert_eq!(report.steps("ok   "), ALL_STEPS);
+    assert!(report.steps("FAIL ").is_empty());
+    assert!(
+        report
+            .stdout
+            .contains("aud https://analysis.windows.net/powerbi/api, app 00000000-0000-4000-8000-0000000fa4e0"),
+        "{}",
+        report.stdout
+    );
+    assert!(report.stdout.contains("no row-level security"), "{}", report.stdout);
+    assert!(report.stdout.ends_with("all checks passed: this setup can embed the report\n"), "{}", report.stdout);
+    assert!(report.stderr.contains("built-in fake") && report.stderr.contains("without faults"), "{}", report.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_diagnoses_an_expired_client_secret() {
+    let report = DoctorReport::of(&doctor(Some("expired-secret"), &[], false).await);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert!(line.starts_with("FAIL sign-in ") && line.ends_with("[AADSTS7000222]"), "{line}");
+    assert_eq!(fix, "the client secret has expired: create a new one in the app registration");
+    assert_eq!(report.steps("ok   "), ["settings"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_diagnoses_the_tenant_switch_off() {
+    let report = DoctorReport::of(&doctor(Some("tenant-switch-off"), &[], false).await);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert_eq!(
+        line,
+        "FAIL workspace       Power BI answered HTTP 401 [ServicePrincipalIsNotAllowedByTenantAdminSwitch]"
+    );
+    assert_eq!(fix, "the tenant setting 'Service principals can use Fabric APIs' is off, or this service principal is not in the security group it allows");
+    assert_eq!(report.steps("ok   "), ["settings", "sign-in", "token-claims"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_diagnoses_a_service_principal_that_is_not_a_member() {
+    let report = DoctorReport::of(&doctor(Some("not-a-member"), &[], false).await);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert_eq!(line, "FAIL workspace       Power BI answered HTTP 401 [GroupNotAccessible]");
+    assert_eq!(
+        fix,
+        "this identity is not a member of the workspace: add the service principal (or master user) as Member or Admin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_sends_an_identity_when_the_dataset_needs_one() {
+    let report = DoctorReport::of(&doctor(Some("rls-required"), &[], false).await);
+    assert_eq!(report.code, Some(0), "{}", report.stdout);
+    assert_eq!(report.steps("ok   "), ALL_STEPS);
+    assert!(report.stdout.contains("row-level security: an effective identity is required"), "{}", report.stdout);
+    assert!(
+        report
+            .stdout
+            .contains("for doctor-placeholder@contoso.com (placeholder: set POWERBI_RLS_USERNAME) with role(s) []"),
+        "{}",
+        report.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_diagnoses_missing_rls_roles_and_passes_with_them() {
+    let report = DoctorReport::of(&doctor(Some("rls-roles-required"), &[], false).await);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert_eq!(
+        line,
+        "FAIL generate-token  Power BI answered HTTP 400: Creating embed token for accessing dataset cfafbeb1-8037-4d0c-896e-a46fb27ff229 requires roles to be included in provided effective identity [InvalidRequest]"
+    );
+    assert_eq!(fix, "this dataset's row-level security needs roles: add the role names to the effective identity");
+
+    let settings = [("POWERBI_RLS_USERNAME", "ana@contoso.com"), ("POWERBI_RLS_ROLES", "Sales, Europe")];
+    let report = DoctorReport::of(&doctor(Some("rls-roles-required"), &settings, false).await);
+    assert_eq!(report.code, Some(0), "{}", report.stdout);
+    assert!(report.stdout.contains("for ana@contoso.com with role(s) [Sales, Europe]"), "{}", report.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_diagnoses_a_paused_capacity() {
+    let report = DoctorReport::of(&doctor(Some("capacity-paused"), &[], false).await);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert_eq!(line, "FAIL generate-token  Power BI answered HTTP 403 [CapacityNotActive]");
+    assert_eq!(fix, "the workspace's capacity is paused or not active: resume it in the Azure portal, or assign the workspace to a running capacity");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_refuses_an_unknown_fault_naming_the_setting() {
+    let report = DoctorReport::of(&doctor(Some("gremlins"), &[], false).await);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert_eq!(
+        line,
+        "FAIL settings        POWERBI_FAKE_FAULT is \"gremlins\", not a fault the fake knows [POWERBI_FAKE_FAULT]"
+    );
+    assert_eq!(fix, "use one of: expired-secret, tenant-switch-off, not-a-member, rls-required, rls-roles-required, capacity-paused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_json_reports_each_step_and_the_failure() {
+    let output = doctor(Some("not-a-member"), &[], true).await;
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["fake"], true);
+    assert_eq!(report["fault"], "not-a-member");
+    let steps = report["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(names, ["settings", "sign-in", "token-claims", "workspace"]);
+    for step in &steps[..3] {
+        assert_eq!(
+            (&step["status"], &step["code"], &step["fix"]),
+            (&json!("ok"), &Value::Null, &Value::Null),
+            "{step}"
+        );
+    }
+    let failed = &steps[3];
+    assert_eq!(failed["status"], "fail");
+    assert_eq!(failed["code"], "GroupNotAccessible");
+    assert_eq!(failed["detail"], "Power BI answered HTTP 401");
+    assert!(failed["fix"].as_str().unwrap().starts_with("this identity is not a member of the workspace"));
+    assert_eq!(failed["request_id"].as_str().map(str::len), Some(36), "the RequestId to quote");
+    assert_eq!(failed.as_object().unwrap().len(), 6, "{failed}");
+
+    let output = doctor(None, &[], true).await;
+    assert_eq!(output.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((&report["ok"], &report["fault"]), (&json!(true), &Value::Null));
+    assert_eq!(report["steps"].as_array().unwrap().len(), ALL_STEPS.len());
+}
+
+/// Against a setup given by the `AZURE_*` / `POWERBI_*` settings (here the fake, started by the
+/// test so it knows every token it issued): no secret, Entra token or embed token is printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_prints_no_secret_and_no_token() {
+    let fake = FakeServices::start().await;
+    let mut outputs = Vec::new();
+    for json in [false, true] {
+        let mut command = example("doctor");
+        fake_env(&mut command, &fake);
+        command.env("POWERBI_WORKSPACE_ID", fake.workspace_id()).env("POWERBI_REPORT_ID", fake.report_id());
+        if json {
+            command.arg("--json");
+        }
+        let output = run(command).await;
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+        outputs.push(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)));
+    }
+    let bearers: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::to_owned))
+        .collect();
+    assert!(!bearers.is_empty());
+    for output in &outputs {
+        assert!(output.contains("client secret of app"), "{output}");
+        assert!(!output.contains(fake.client_secret()), "{output}");
+        assert!(!output.contains("fake-embed-"), "no embed token: {output}");
+        for bearer in &bearers {
+            assert!(!output.contains(bearer.as_str()), "no Entra token: {output}");
+            for part in bearer.split('.') {
+                assert!(!output.contains(part), "no part of the Entra token: {output}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_with_azure_settings_needs_the_report_to_try() {
+    let fake = FakeServices::start().await;
+    let mut command = example("doctor");
+    fake_env(&mut command, &fake);
+    command.env("POWERBI_WORKSPACE_ID", fake.workspace_id());
+    let report = DoctorReport::of(&run(command).await);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert_eq!(line, "FAIL settings        POWERBI_REPORT_ID is not set [POWERBI_REPORT_ID]");
+    assert_eq!(fix, "set POWERBI_REPORT_ID to the id of the report to embed");
+    assert_eq!(fake.token_request_count(), 0, "nothing is sent before the settings are complete");
 }

@@ -385,10 +385,15 @@ async fn powerbi_redirects_are_not_followed() {
 
 #[tokio::test]
 async fn powerbi_4xx_is_never_retried() {
+    // A refusal of the Entra token itself (`TokenExpired`, `InvalidToken`) is the exception: it
+    // is sent once more with a new token (tests/token_recovery.rs).
     for call in BOTH {
-        for (status, code) in
-            [(400, "InvalidRequest"), (401, "TokenExpired"), (403, "Unauthorized"), (404, "PowerBIEntityNotFound")]
-        {
+        for (status, code) in [
+            (400, "InvalidRequest"),
+            (401, "PowerBINotAuthorizedException"),
+            (403, "Unauthorized"),
+            (404, "PowerBIEntityNotFound"),
+        ] {
             let fakes = Fakes::start().await;
             let reply = ResponseTemplate::new(status).set_body_json(json!({"error": {"code": code}}));
             fakes.mount(call, reply, 1).await;

@@ -398,11 +398,11 @@ struct ExpectedError {
 }
 
 fn expected_errors() -> Vec<ExpectedError> {
-    const MEMBER: &str = "check that the service principal is a member (Member or Admin) of the workspace and that the tenant setting 'Service principals can use Fabric APIs' is on";
-    const TOKEN: &str =
-        "Power BI refused the Entra access token (expired, or not issued for the Power BI resource): request a new one";
+    const MEMBER: &str = "this identity has no access to the item or the tenant: add the service principal (or master user) to the workspace as Member or Admin, and check that the tenant setting 'Service principals can use Fabric APIs' is on";
+    const EXPIRED: &str = "the Entra access token has expired: request a new one (the client retries once with a new token by itself; if this persists, check this machine's clock)";
+    const INVALID: &str = "Power BI could not accept the Entra access token: request it for the Power BI scope of the same cloud (e.g. https://analysis.windows.net/powerbi/api/.default), not for another resource";
     const NOT_FOUND: &str =
-        "the workspace or item was not found: check the ids and that the workspace is not 'My workspace'";
+        "not found: no such report, dataset or workspace for this identity; check the ids and that the item belongs to this workspace";
     vec![
         ExpectedError {
             file: "powerbi-errors/401-pbi-error-no-message.issue-powerbi-docs-1109.http",
@@ -412,7 +412,7 @@ fn expected_errors() -> Vec<ExpectedError> {
             error_info: None,
             challenge_error: None,
             hint: Some(MEMBER),
-            display: "Power BI answered HTTP 401 PowerBINotAuthorizedException (check that the service principal is a member (Member or Admin) of the workspace and that the tenant setting 'Service principals can use Fabric APIs' is on) [RequestId 49c2e739-d400-429c-860b-856b92f52a4b]",
+            display: "Power BI answered HTTP 401 PowerBINotAuthorizedException (this identity has no access to the item or the tenant: add the service principal (or master user) to the workspace as Member or Admin, and check that the tenant setting 'Service principals can use Fabric APIs' is on) [RequestId 49c2e739-d400-429c-860b-856b92f52a4b]",
         },
         ExpectedError {
             file: "powerbi-errors/404-entity-not-found.issue-devscope-66.http",
@@ -422,7 +422,7 @@ fn expected_errors() -> Vec<ExpectedError> {
             error_info: None,
             challenge_error: None,
             hint: Some(NOT_FOUND),
-            display: "Power BI answered HTTP 404 PowerBIEntityNotFound (the workspace or item was not found: check the ids and that the workspace is not 'My workspace')",
+            display: "Power BI answered HTTP 404 PowerBIEntityNotFound (not found: no such report, dataset or workspace for this identity; check the ids and that the item belongs to this workspace)",
         },
         ExpectedError {
             file: "powerbi-errors/400-pbi-error-details.issue-powerbirestapi-39.http",
@@ -451,8 +451,8 @@ fn expected_errors() -> Vec<ExpectedError> {
             message: Some("Access token has expired, resubmit with a new access token"),
             error_info: None,
             challenge_error: None,
-            hint: Some(TOKEN),
-            display: "Power BI answered HTTP 403 TokenExpired: Access token has expired, resubmit with a new access token (Power BI refused the Entra access token (expired, or not issued for the Power BI resource): request a new one)",
+            hint: Some(EXPIRED),
+            display: "Power BI answered HTTP 403 TokenExpired: Access token has expired, resubmit with a new access token (the Entra access token has expired: request a new one (the client retries once with a new token by itself; if this persists, check this machine's clock))",
         },
         ExpectedError {
             file: "powerbi-errors/401-tenant-switch.empty.fabric-community-4010790.http",
@@ -481,8 +481,8 @@ fn expected_errors() -> Vec<ExpectedError> {
             message: None,
             error_info: Some("TokenExpired"),
             challenge_error: None,
-            hint: Some(TOKEN),
-            display: "Power BI answered HTTP 403 [X-PowerBI-Error-Info TokenExpired] (Power BI refused the Entra access token (expired, or not issued for the Power BI resource): request a new one) [RequestId 00000000-0000-4000-8000-00000000e403]",
+            hint: Some(EXPIRED),
+            display: "Power BI answered HTTP 403 [X-PowerBI-Error-Info TokenExpired] (the Entra access token has expired: request a new one (the client retries once with a new token by itself; if this persists, check this machine's clock)) [RequestId 00000000-0000-4000-8000-00000000e403]",
         },
         ExpectedError {
             file: "powerbi-errors/403-invalid-token.empty.http",
@@ -491,8 +491,8 @@ fn expected_errors() -> Vec<ExpectedError> {
             message: None,
             error_info: Some("InvalidToken"),
             challenge_error: None,
-            hint: Some(TOKEN),
-            display: "Power BI answered HTTP 403 [X-PowerBI-Error-Info InvalidToken] (Power BI refused the Entra access token (expired, or not issued for the Power BI resource): request a new one) [RequestId 00000000-0000-4000-8000-00000000e404]",
+            hint: Some(INVALID),
+            display: "Power BI answered HTTP 403 [X-PowerBI-Error-Info InvalidToken] (Power BI could not accept the Entra access token: request it for the Power BI scope of the same cloud (e.g. https://analysis.windows.net/powerbi/api/.default), not for another resource) [RequestId 00000000-0000-4000-8000-00000000e404]",
         },
         ExpectedError {
             file: "powerbi-errors/404-user-not-licensed.empty.http",
@@ -898,4 +898,62 @@ async fn the_testing_fakes_entra_answers_have_the_recorded_fields() {
     assert_eq!((refused.0, keys(&refused.1)), (recorded.status, keys(&recorded.body_json())));
     let description = refused.1["error_description"].as_str().unwrap();
     assert!(description.starts_with("AADSTS7000215: ") && description.contains("\r\nTrace ID: "), "{description}");
+}
+
+/// The fake's setup faults answer as the recordings of those faults: status, the
+/// `X-PowerBI-Error-Info` header and an empty body, or the RLS refusals' code and message word
+/// for word.
+#[tokio::test]
+async fn the_testing_fakes_faults_answer_as_the_recordings_do() {
+    use powerbi_embed::testing::FakeFault;
+    use serde_json::json;
+
+    let http = reqwest::Client::new();
+    for (fault, file) in [
+        (FakeFault::TenantSwitchOff, "powerbi-errors/401-tenant-switch.empty.fabric-community-4010790.http"),
+        (FakeFault::NotAMember, "powerbi-errors/401-group-not-accessible.empty.http"),
+    ] {
+        let fake = FakeServices::builder().fault(fault).start().await;
+        let token = fake.aad_client().token().await.unwrap();
+        let url = format!("{}/v1.0/myorg/groups/{}/reports/{}", fake.api_base(), fake.workspace_id(), fake.report_id());
+        let answer = http.get(url).bearer_auth(token.secret().expose_secret()).send().await.unwrap();
+        let recorded = recording(file);
+        assert_eq!(answer.status().as_u16(), recorded.status, "{fault}");
+        let info = answer.headers().get("x-powerbi-error-info").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(info.as_deref(), recorded.header("X-PowerBI-Error-Info"), "{fault}");
+        assert!(answer.headers().contains_key("requestid"), "{fault}");
+        assert!(answer.bytes().await.unwrap().is_empty(), "{fault}: an empty body, as recorded");
+    }
+
+    for (fault, identities, file) in [
+        (FakeFault::RlsRequired, json!([]), "powerbi-errors/400-requires-identity.reconstructed.http"),
+        (
+            FakeFault::RlsRolesRequired,
+            json!([{"username": "u", "datasets": [learn::DATASET]}]),
+            "powerbi-errors/400-requires-roles.reconstructed.http",
+        ),
+    ] {
+        let fake = FakeServices::builder().fault(fault).start().await;
+        assert_eq!(fake.dataset_id(), learn::DATASET, "the recordings name Learn's dataset");
+        let token = fake.aad_client().token().await.unwrap();
+        let url = format!(
+            "{}/v1.0/myorg/groups/{}/reports/{}/GenerateToken",
+            fake.api_base(),
+            fake.workspace_id(),
+            fake.report_id()
+        );
+        let answer = http
+            .post(url)
+            .bearer_auth(token.secret().expose_secret())
+            .header("content-type", "application/json")
+            .body(json!({"accessLevel": "View", "identities": identities}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let recorded = recording(file);
+        assert_eq!(answer.status().as_u16(), recorded.status, "{fault}");
+        let body: serde_json::Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], recorded.body_json()["error"]["code"], "{fault}");
+        assert_eq!(body["error"]["message"], recorded.body_json()["error"]["message"], "{fault}");
+    }
 }

@@ -319,6 +319,15 @@ async fn the_store_commands_do_what_the_trait_says() {
 
     store.delete(name).await.unwrap();
     assert_eq!(store.get(name).await.unwrap(), None);
+
+    // Compare-and-delete: only the bytes the caller saw.
+    store.put(name, &[7, 0, 8], Duration::from_secs(5)).await.unwrap();
+    assert!(!store.delete_if_equal(name, &[7, 0, 9]).await.unwrap(), "other bytes stay");
+    assert_eq!(store.get(name).await.unwrap(), Some(vec![7, 0, 8]));
+    assert!(store.delete_if_equal(name, &[7, 0, 8]).await.unwrap());
+    assert_eq!(store.get(name).await.unwrap(), None);
+    assert!(!store.delete_if_equal(name, &[7, 0, 8]).await.unwrap(), "nothing left to delete");
+
     store.put(name, b"x", Duration::from_millis(100)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(store.get(name).await.unwrap(), None, "expired by PX");

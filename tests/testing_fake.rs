@@ -44,7 +44,7 @@ async fn whole_flow_for_every_item_kind() {
             r#"{{"accessLevel":"View","identities":[{{"username":"u1","roles":["R"],"datasets":["{dataset}"]}}]}}"#
         )
     );
-    assert!(first_generate.header("authorization").unwrap().starts_with("Bearer fake-entra-"));
+    assert!(is_jwt(first_generate.header("authorization").unwrap().strip_prefix("Bearer ").unwrap()));
     assert!(first_generate.header("requestid").is_none());
 }
 
@@ -89,7 +89,7 @@ async fn master_user_and_refresh_tokens() {
     // refresh token rather than the password.
     clock.advance(Duration::from_millis(1100));
     let valid_for_long = aad.token_valid_for(Duration::from_secs(3000)).await.unwrap();
-    assert!(valid_for_long.secret().expose_secret().starts_with("fake-entra-"));
+    assert!(is_jwt(valid_for_long.secret().expose_secret()));
     let grants: Vec<String> = fake
         .requests()
         .iter()
@@ -147,8 +147,11 @@ async fn embed_tokens_never_outlive_the_entra_token_or_the_requested_lifetime() 
         )
         .await
         .unwrap();
-    let left = token.expiration() - now;
-    assert!(left <= time::Duration::minutes(5) && left > time::Duration::minutes(4), "{left}");
+    // The fake reads its clock between `now` and `after` and cuts the expiry to whole seconds.
+    let after = time::OffsetDateTime::now_utc();
+    let expiration = token.expiration();
+    assert!(expiration <= after + time::Duration::minutes(5), "{expiration} vs {after}");
+    assert!(expiration > now + time::Duration::minutes(4), "{expiration} vs {now}");
     let token = client
         .report_embed_token(
             fake.workspace_id(),
@@ -157,6 +160,32 @@ async fn embed_tokens_never_outlive_the_entra_token_or_the_requested_lifetime() 
         )
         .await
         .unwrap();
-    let left = token.expiration() - now;
-    assert!(left <= time::Duration::minutes(10) && left > time::Duration::minutes(9), "{left}");
+    let after = time::OffsetDateTime::now_utc();
+    let expiration = token.expiration();
+    assert!(expiration <= after + time::Duration::minutes(10), "{expiration} vs {after}");
+    assert!(expiration > now + time::Duration::minutes(9), "{expiration} vs {now}");
+}
+
+/// Entra's access tokens are JWTs, and so are the fake's: `eyJ...` (a JSON header), three parts.
+fn is_jwt(token: &str) -> bool {
+    token.starts_with("eyJ") && token.split('.').count() == 3
+}
+
+/// The fake's tokens carry the claims a diagnosis reads: the audience (the scope's resource),
+/// tenant, app id and expiry; an app token has no roles or scopes.
+#[tokio::test]
+async fn the_fakes_entra_tokens_carry_the_claims_that_matter() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    let fake = FakeServices::start().await;
+    let token = fake.aad_client().token().await.unwrap();
+    let payload = token.secret().expose_secret().split('.').nth(1).unwrap().to_owned();
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["aud"], "https://analysis.windows.net/powerbi/api");
+    assert_eq!(claims["tid"], fake.tenant_id());
+    assert_eq!(claims["appid"], fake.client_id());
+    assert_eq!(claims["iss"], format!("https://sts.windows.net/{}/", fake.tenant_id()));
+    assert_eq!(claims["exp"].as_i64(), Some(token.expires_on().unix_timestamp()));
+    assert!(claims.get("roles").is_none() && claims.get("scp").is_none(), "{claims}");
 }

@@ -211,6 +211,21 @@ impl AadClient {
         self.fetch_into(&self.inner.default_slot, &self.inner.default_scopes, need).await
     }
 
+    /// After Power BI refused `rejected` as expired or invalid: drops it from the local slot
+    /// and from the shared store (only while they still hold that token, so a new one another
+    /// caller or replica got meanwhile is kept), then gets a token meeting `need`. `Ok(None)`
+    /// when the credential hands back the very token that was refused (a static token): asking
+    /// Power BI again with it would only be refused again.
+    ///
+    /// # Errors
+    /// The credential's error when no new token can be had.
+    pub(crate) async fn replace_rejected(&self, rejected: &AccessToken, need: Need) -> Result<Option<AccessToken>> {
+        let is_rejected = |cached: &AccessToken| cached.secret() == rejected.secret();
+        self.inner.cache.evict_if(&self.inner.default_slot, is_rejected).await;
+        let fresh = self.token_with(need).await?;
+        Ok((!is_rejected(&fresh)).then_some(fresh))
+    }
+
     async fn fetch_into(&self, slot: &Slot<AccessToken>, scopes: &[String], need: Need) -> Result<AccessToken> {
         let inner = &self.inner;
         // Pinned where it is made: the lookup holds a whole token request (over 1 KiB), and

@@ -220,6 +220,25 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
         }
     }
 
+    /// Forgets the value in `slot`, here and in the shared store, if `rejected` picks it out (a
+    /// token the service refused): the next call fetches a new one instead of serving it until
+    /// its computed expiry. A value that replaced the refused one meanwhile is kept.
+    pub async fn evict_if(&self, slot: &Slot<V>, rejected: impl Fn(&V) -> bool) {
+        // Under the flight lock, so no fetch for this key is halfway through storing a value.
+        let _flight = slot.flight.lock().await;
+        {
+            let mut state = slot.write();
+            if state.entry.as_ref().is_some_and(|entry| rejected(&entry.value)) {
+                state.entry = None;
+                state.last_error = None;
+                state.paused_until = Moment(i128::MIN);
+            }
+        }
+        if let (Some(tier), Some(name)) = (&self.shared, &slot.shared_name) {
+            tier.evict_if(name, &rejected).await;
+        }
+    }
+
     /// Renews; if that fails, serves `current` (still valid enough, the caller checked).
     async fn renew_or_serve<F, Fut>(&self, slot: &Slot<V>, need: Need, fetch: F, current: V) -> V
     where

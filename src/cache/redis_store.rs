@@ -16,6 +16,11 @@ use crate::cache::store::{lease_name, StoreError, TokenStore};
 const RELEASE_IF_HELD: &str =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
+/// Deletes a value only while it is still the one the caller saw (see
+/// `TokenStore::delete_if_equal`).
+const DELETE_IF_EQUAL: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
 /// The bound on one connection attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -168,6 +173,12 @@ impl TokenStore for RedisStore {
 
     async fn delete(&self, name: &str) -> Result<(), StoreError> {
         self.query::<i64>("DEL", redis::cmd("DEL").arg(name)).await.map(|_| ())
+    }
+
+    async fn delete_if_equal(&self, name: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let mut command = redis::cmd("EVAL");
+        command.arg(DELETE_IF_EQUAL).arg(1).arg(name).arg(expected);
+        self.query::<i64>("EVAL", &command).await.map(|deleted| deleted == 1)
     }
 }
 

@@ -184,6 +184,18 @@ impl SharedTier {
         outcome.map(|value| (value, fetched_at))
     }
 
+    /// Drops the stored value under `name` if it is one `rejected` picks out (a token the
+    /// service refused), and only while the store still holds those very bytes: a value another
+    /// replica stored since is left alone.
+    pub async fn evict_if<V: Storable>(&self, name: &str, rejected: impl Fn(&V) -> bool) {
+        let Some(bytes) = self.call(self.config.store.get(name)).await.flatten() else { return };
+        let Some(plain) = self.config.sealing.open(name, &bytes) else { return };
+        let Some((value, _)) = V::from_bytes(&plain) else { return };
+        if rejected(&value) && self.call(self.config.store.delete_if_equal(name, &bytes)).await == Some(true) {
+            tracing::debug!(entry = name, "dropped a refused token from the shared store");
+        }
+    }
+
     async fn release(&self, mut lease: Lease) {
         self.call(self.config.store.release_lease(&lease.name, &lease.holder)).await;
         lease.released = true;

@@ -38,6 +38,21 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 
     /// Removes the value under `name`.
     async fn delete(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Removes the value under `name` only while it is still exactly `expected`, and says
+    /// whether it did. The caches use it to drop a token the service refused without dropping
+    /// the new one another replica may have stored in the meantime.
+    ///
+    /// The default reads, compares and deletes in three steps, so a value written between the
+    /// read and the delete can be lost (it is then fetched again: a cost, not an error). Stores
+    /// that can, do it in one step: [`MemoryStore`] under its lock, `RedisStore` in a script.
+    async fn delete_if_equal(&self, name: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        if self.get(name).await?.as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        self.delete(name).await?;
+        Ok(true)
+    }
 }
 
 /// A store failure. The caches log it and carry on without the store.
@@ -291,5 +306,15 @@ impl TokenStore for MemoryStore {
     async fn delete(&self, name: &str) -> Result<(), StoreError> {
         self.lock().remove(name);
         Ok(())
+    }
+
+    async fn delete_if_equal(&self, name: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut entries = self.lock();
+        if entries.get(name, now) != Some(expected) {
+            return Ok(false);
+        }
+        entries.remove(name);
+        Ok(true)
     }
 }

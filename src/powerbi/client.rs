@@ -458,18 +458,22 @@ impl PowerBiClient {
             // gives an embed token of `EMBED_TOKEN_FLOOR`.
             let wanted =
                 lifetime_minutes.map_or(self.inner.default_lifetime, |m| Duration::from_secs(u64::from(m) * 60));
-            let entra = self.inner.aad.token_with(entra_need(self.inner.http.clock.now(), wanted)).await?;
-            let url = self.url(&operation.path())?;
-            let reply = self
-                .inner
-                .http
-                .execute(SERVICE, self.inner.generate_idempotency, |client| {
-                    self.authorize(client.post(url.clone()), &entra)
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(body.json().to_owned())
+            let need = entra_need(self.inner.http.clock.now(), wanted);
+            let url = &self.url(&operation.path())?;
+            let token = self
+                .with_entra_token(need, |entra| async move {
+                    let reply = self
+                        .inner
+                        .http
+                        .execute(SERVICE, self.inner.generate_idempotency, |client| {
+                            self.authorize(client.post(url.clone()), &entra)
+                                .header(CONTENT_TYPE, "application/json")
+                                .body(body.json().to_owned())
+                        })
+                        .await?;
+                    check(&reply).and_then(|()| EmbedToken::from_reply(&reply, self.inner.http.clock.now()))
                 })
-                .await?;
-            let token = check(&reply).and_then(|()| EmbedToken::from_reply(&reply, self.inner.http.clock.now()));
+                .await;
             match &token {
                 Ok(t) => {
                     tracing::debug!(token_id = %t.token_id(), expiration = %t.expiration(), "embed token generated")
@@ -489,15 +493,39 @@ impl PowerBiClient {
     }
 
     async fn get_unbounded<T: DeserializeOwned>(&self, path: String, what: &str) -> Result<T> {
-        let entra = self.inner.aad.token().await?;
-        let url = self.url(&path)?;
-        let reply = self
-            .inner
-            .http
-            .execute(SERVICE, Idempotency::Idempotent, |client| self.authorize(client.get(url.clone()), &entra))
-            .await?;
-        check(&reply)?;
-        parse_json(&reply, SERVICE, what)
+        let url = &self.url(&path)?;
+        self.with_entra_token(Need::Valid, |entra| async move {
+            let reply = self
+                .inner
+                .http
+                .execute(SERVICE, Idempotency::Idempotent, |client| self.authorize(client.get(url.clone()), &entra))
+                .await?;
+            check(&reply)?;
+            parse_json(&reply, SERVICE, what)
+        })
+        .await
+    }
+
+    /// Runs `call` with an Entra token meeting `need`. When Power BI refuses that token itself
+    /// (`TokenExpired`, `InvalidToken`: a revoked token, or a clock that stepped back, make a
+    /// token fail before its computed expiry), the token is dropped from the local and shared
+    /// caches, a new one is fetched and `call` runs once more; a second refusal is returned as
+    /// it is, with its hint.
+    async fn with_entra_token<T, F, Fut>(&self, need: Need, call: F) -> Result<T>
+    where
+        F: Fn(AccessToken) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let entra = self.inner.aad.token_with(need).await?;
+        let refused = match call(entra.clone()).await {
+            Err(Error::PowerBi(refused)) if refused.is_rejected_token() => refused,
+            outcome => return outcome,
+        };
+        let Some(fresh) = self.inner.aad.replace_rejected(&entra, need).await? else {
+            return Err(Error::PowerBi(refused));
+        };
+        tracing::info!(error = %refused, "Power BI refused the Entra token; retrying once with a new one");
+        call(fresh).await
     }
 
     fn authorize(&self, request: reqwest::RequestBuilder, entra: &AccessToken) -> reqwest::RequestBuilder {

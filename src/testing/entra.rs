@@ -40,6 +40,13 @@ impl TokenEndpoint {
         match field("grant_type") {
             "client_credentials" if form.contains_key("client_secret") => {
                 if field("client_secret") == config.client_secret {
+                    if config.fault == Some(super::FakeFault::ExpiredSecret) {
+                        let message = format!(
+                            "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app.",
+                            config.client_id
+                        );
+                        return error(401, "invalid_client", 7000222, &message);
+                    }
                     self.token(request, now, false)
                 } else {
                     error(401, "invalid_client", 7000215, "Invalid client secret provided.")
@@ -89,10 +96,10 @@ impl TokenEndpoint {
     /// (`/oauth2/token`) every number a string, with `expires_on`, `not_before` and `resource`
     /// (see tests/fixtures/live/entra/). User flows also get `scope` (v2) and a refresh token.
     fn token(&self, request: &Request, now: OffsetDateTime, with_refresh_token: bool) -> ResponseTemplate {
-        let (token, expires) = self.state.issue_access_token(now);
-        let expires_in = (expires - now).whole_seconds();
         let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body).into_owned().collect();
         let v1 = !request.url.path().contains("/v2.0/");
+        let (token, expires) = self.state.issue_jwt(now, self.claims(&form, v1, with_refresh_token));
+        let expires_in = (expires - now).whole_seconds();
         let mut body = if v1 {
             json!({
                 "token_type": "Bearer",
@@ -112,6 +119,41 @@ impl TokenEndpoint {
             body["refresh_token"] = json!(self.state.issue_refresh_token());
         }
         ResponseTemplate::new(200).set_body_json(body)
+    }
+
+    /// The claims Entra puts in a v1 access token for the Power BI resource: audience (the
+    /// resource, i.e. the scope without `/.default`), issuer, tenant, app id, and `roles` for an
+    /// app or `scp` and `upn` for a user. The fake's app has no application permissions (Power
+    /// BI authorizes service principals by workspace membership), so no `roles`.
+    fn claims(
+        &self,
+        form: &HashMap<String, String>,
+        v1: bool,
+        user: bool,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let config = &self.state.config;
+        let audience = if v1 {
+            form.get("resource").cloned().unwrap_or_default()
+        } else {
+            let scope = form.get("scope").map(String::as_str).unwrap_or_default();
+            let first = scope.split(' ').find(|s| !s.ends_with("offline_access") && *s != "openid" && *s != "profile");
+            first.unwrap_or_default().trim_end_matches("/.default").to_owned()
+        };
+        let mut claims = serde_json::Map::new();
+        claims.insert("aud".into(), audience.into());
+        claims.insert("iss".into(), format!("https://sts.windows.net/{}/", config.tenant_id).into());
+        claims.insert("tid".into(), config.tenant_id.clone().into());
+        claims.insert("appid".into(), config.client_id.clone().into());
+        claims.insert("ver".into(), "1.0".into());
+        if user {
+            claims.insert("scp".into(), "Dataset.Read.All Report.Read.All Workspace.Read.All".into());
+            if let Some((username, _)) = &config.user {
+                claims.insert("upn".into(), username.clone().into());
+            }
+        } else {
+            claims.insert("idtyp".into(), "app".into());
+        }
+        claims
     }
 
     /// An exact configured assertion, or a JWT whose claims name this app and this endpoint.

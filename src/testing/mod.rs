@@ -30,6 +30,7 @@
 //! ```
 
 mod entra;
+mod fault;
 mod powerbi;
 mod server;
 mod state;
@@ -42,6 +43,7 @@ use wiremock::{Mock, MockServer};
 
 use crate::auth::{AadClient, ClientSecretCredential};
 use crate::powerbi::PowerBiClient;
+pub use fault::FakeFault;
 pub use server::SafeMockServer;
 use state::FakeState;
 pub use state::{FakeItems, RecordedRequest};
@@ -191,6 +193,13 @@ impl FakeServicesBuilder {
     /// `lifetimeInMinutes` or the Entra token's remaining life is shorter, as in the service.
     pub fn embed_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.config.embed_token_lifetime = lifetime;
+        self
+    }
+
+    /// Makes the fake have a setup fault, answering as the live service does (see
+    /// [`FakeFault`]).
+    pub fn fault(mut self, fault: FakeFault) -> Self {
+        self.config.fault = Some(fault);
         self
     }
 

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::state::{FakeState, TokenState};
+use super::FakeFault;
 use crate::ids::Guid;
 
 /// Where the service's embed and web URLs point. `powerbi-client` embeds only `https` URLs on a
@@ -58,13 +59,18 @@ impl PowerBiApi {
             TokenState::Expired => return rejected(403, "TokenExpired"),
             TokenState::Unknown => return rejected(403, "InvalidToken"),
         };
+        let fault = self.state.config.fault;
+        if fault == Some(FakeFault::TenantSwitchOff) {
+            // tests/fixtures/live/powerbi-errors/401-tenant-switch.empty.fabric-community-4010790.http
+            return rejected(401, "ServicePrincipalIsNotAllowedByTenantAdminSwitch");
+        }
         let segments: Vec<&str> = request.url.path().trim_start_matches("/v1.0/myorg/").split('/').collect();
         let is_post = request.method.as_str() == "POST";
         let route = route(&segments, is_post);
         let items = &self.state.config.items;
         let in_workspace =
             segments.first() != Some(&"groups") || segments.get(1).is_some_and(|w| same_id(w, &items.workspace_id));
-        if !in_workspace {
+        if !in_workspace || (fault == Some(FakeFault::NotAMember) && segments.first() == Some(&"groups")) {
             // A workspace this identity is not a member of: 401, empty body, and the reason
             // only in the header.
             return rejected(401, "GroupNotAccessible");
@@ -98,6 +104,9 @@ impl PowerBiApi {
     fn item(&self, kind: &str, id: &str) -> Option<Value> {
         let items = &self.state.config.items;
         let (workspace, base) = (&items.workspace_id, APP_HOST);
+        let fault = self.state.config.fault;
+        let rls_roles = fault == Some(FakeFault::RlsRolesRequired);
+        let rls = rls_roles || fault == Some(FakeFault::RlsRequired);
         match kind {
             // The fields of the live answers in tests/fixtures/live/powerbi/*.dagster.http.
             "reports" if same_id(id, &items.report_id) => Some(json!({
@@ -120,7 +129,7 @@ impl PowerBiApi {
                 "id": items.dataset_id, "name": "Fake sales model",
                 "webUrl": format!("{base}/groups/{workspace}/datasets/{}", items.dataset_id),
                 "addRowsAPIEnabled": false, "configuredBy": "fake@contoso.com", "isRefreshable": true,
-                "isEffectiveIdentityRequired": false, "isEffectiveIdentityRolesRequired": false,
+                "isEffectiveIdentityRequired": rls, "isEffectiveIdentityRolesRequired": rls_roles,
                 "isOnPremGatewayRequired": false, "targetStorageMode": "Abf",
                 "createdDate": "2024-07-23T23:44:55.707Z",
                 "createReportEmbedURL": format!("{base}/reportEmbed?groupId={workspace}"),
@@ -152,11 +161,14 @@ impl PowerBiApi {
         let Ok(body) = serde_json::from_slice::<Value>(body) else {
             return error(400, "InvalidRequest", "The request body is not valid JSON");
         };
-        if let Err(message) = self.check_generate(target, &body) {
+        if let Err(message) = self.check_generate(target, &body).and_then(|()| self.check_rls(&body)) {
             return match message {
                 Problem::NotFound => not_found(),
                 Problem::Invalid(message) => error(400, "InvalidRequest", &message),
             };
+        }
+        if self.state.config.fault == Some(FakeFault::CapacityPaused) {
+            return rejected(403, "CapacityNotActive");
         }
         let mut expiration = now + self.state.config.embed_token_lifetime;
         if let Some(minutes) = body["lifetimeInMinutes"].as_i64().filter(|m| *m > 0) {
@@ -203,6 +215,29 @@ impl PowerBiApi {
         }
         if body.get("allowSaveAs").is_some() && !report_like {
             return Err(Problem::Invalid("allowSaveAs applies to reports only".into()));
+        }
+        Ok(())
+    }
+
+    /// With an RLS fault, the dataset's rules as the service enforces them, in its words
+    /// (tests/fixtures/live/powerbi-errors/400-requires-*.reconstructed.http).
+    fn check_rls(&self, body: &Value) -> Result<(), Problem> {
+        let roles_required = match self.state.config.fault {
+            Some(FakeFault::RlsRequired) => false,
+            Some(FakeFault::RlsRolesRequired) => true,
+            _ => return Ok(()),
+        };
+        let dataset = &self.state.config.items.dataset_id;
+        let identities = body["identities"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let prefix = format!("Creating embed token for accessing dataset {dataset}");
+        if identities.is_empty() {
+            return Err(Problem::Invalid(format!("{prefix} requires effective identity to be provided")));
+        }
+        let has_roles = |identity: &Value| identity["roles"].as_array().is_some_and(|roles| !roles.is_empty());
+        if roles_required && !identities.iter().all(has_roles) {
+            return Err(Problem::Invalid(format!(
+                "{prefix} requires roles to be included in provided effective identity"
+            )));
         }
         Ok(())
     }

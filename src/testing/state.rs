@@ -45,6 +45,7 @@ pub(crate) struct FakeConfig {
     pub access_token_lifetime: Duration,
     pub embed_token_lifetime: Duration,
     pub items: FakeItems,
+    pub fault: Option<super::FakeFault>,
 }
 
 impl Default for FakeConfig {
@@ -58,6 +59,7 @@ impl Default for FakeConfig {
             access_token_lifetime: Duration::from_secs(3600),
             embed_token_lifetime: Duration::from_secs(3600),
             items: FakeItems::default(),
+            fault: None,
         }
     }
 }
@@ -135,9 +137,30 @@ impl FakeState {
         lock(&self.requests).clone()
     }
 
+    #[cfg(test)]
     pub fn issue_access_token(&self, now: OffsetDateTime) -> (String, OffsetDateTime) {
-        let token = format!("fake-entra-{}", Guid::new_random());
+        self.issue_jwt(now, serde_json::Map::new())
+    }
+
+    /// An access token shaped as Entra's are: a JWT whose claims are `claims` plus `iat`,
+    /// `nbf` and `exp`, so tools that read a token's claims (audience, app id, roles, expiry)
+    /// work on the fake. Its signature part is random: nothing verifies it but this fake.
+    pub fn issue_jwt(
+        &self,
+        now: OffsetDateTime,
+        mut claims: serde_json::Map<String, serde_json::Value>,
+    ) -> (String, OffsetDateTime) {
         let expires = now + self.config.access_token_lifetime;
+        claims.insert("iat".into(), now.unix_timestamp().into());
+        claims.insert("nbf".into(), now.unix_timestamp().into());
+        claims.insert("exp".into(), expires.unix_timestamp().into());
+        let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": "fake-entra-key"});
+        let token = format!(
+            "{}.{}.{}",
+            base64url(header.to_string().as_bytes()),
+            base64url(serde_json::Value::Object(claims).to_string().as_bytes()),
+            base64url(format!("fake-entra-{}", Guid::new_random()).as_bytes()),
+        );
         lock(&self.access_tokens).insert(token.clone(), expires);
         (token, expires)
     }
@@ -164,6 +187,19 @@ impl FakeState {
     }
 }
 
+/// Unpadded base64url, as JWTs are written.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -181,5 +217,15 @@ mod tests {
         assert_eq!(state.access_token_state(&token, now), TokenState::Valid(expires));
         assert_eq!(state.access_token_state(&token, expires), TokenState::Expired);
         assert_eq!(state.access_token_state("forged", now), TokenState::Unknown);
+        assert_eq!(token.split('.').count(), 3, "a JWT");
+    }
+
+    #[test]
+    fn base64url_is_unpadded_and_url_safe() {
+        assert_eq!(base64url(b""), "");
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
     }
 }
