@@ -10,8 +10,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use powerbi_embed::{AadClient, ClientSecretCredential, Error, PowerBiClient, StaticTokenCredential};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+
+mod faults_support;
+use faults_support::read_request;
 
 /// Counts the bytes currently allocated and the highest count since the last reset.
 struct Counting;
@@ -150,33 +153,6 @@ async fn serve(mut socket: TcpStream, answer: Answer, written: Arc<AtomicU64>) {
         }
     }
     let _ = socket.flush().await;
-}
-
-/// Reads one request's head and `Content-Length` body.
-async fn read_request(socket: &mut TcpStream) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        match socket.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-    let body_len = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    while buffer.len() < head_end + body_len {
-        match socket.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-        }
-    }
 }
 
 fn aad(authority: &str, cap: Option<usize>) -> AadClient {

@@ -92,7 +92,7 @@ impl RawServer {
 
 /// Reads one request (head and `Content-Length` body), so that closing the socket afterwards
 /// sends a clean FIN rather than a reset for unread data.
-async fn read_request(socket: &mut TcpStream) {
+pub async fn read_request(socket: &mut TcpStream) {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
