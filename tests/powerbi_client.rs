@@ -312,6 +312,26 @@ async fn capacities_refused_is_a_typed_error_and_a_bad_workspace_id_sends_nothin
     assert_eq!(err.field(), Some("workspace_id"), "{err}");
 }
 
+/// The built-in fake's `wrong-audience` fault end to end: Power BI refuses the token for
+/// another resource with 403 `InvalidToken`, the client signs in once more and retries once,
+/// and the second refusal is returned.
+#[tokio::test]
+async fn a_token_for_another_audience_is_refused_after_one_renewal() {
+    use powerbi_embed::testing::{FakeFault, FakeServices};
+    let fake = FakeServices::builder().fault(FakeFault::WrongAudience).start().await;
+    let client = PowerBiClient::builder(fake.aad_client()).api_base(fake.api_base()).build().unwrap();
+    let err = client.workspace(fake.workspace_id()).await.unwrap_err();
+    match &err {
+        Error::PowerBi(e) => assert_eq!((e.status, e.error_info.as_deref()), (403, Some("InvalidToken"))),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.token_request_count(), 2, "one sign-in, one renewal after the refusal");
+    let paths: Vec<String> =
+        fake.requests().iter().filter(|r| r.service == "powerbi").map(|r| r.path.clone()).collect();
+    let workspace_path = format!("/v1.0/myorg/groups/{}", fake.workspace_id());
+    assert_eq!(paths, [workspace_path.clone(), workspace_path]);
+}
+
 /// Entra fake -> Power BI fake -> EmbedConfig JSON, once per access level.
 #[tokio::test]
 async fn end_to_end_embed_config_per_access_level() {

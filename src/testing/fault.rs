@@ -38,7 +38,8 @@ pub enum FakeFault {
     /// `capacityId`, as Microsoft's sample response for a shared workspace.
     NoCapacity,
     /// Entra issues an access token for another resource (`aud` is Microsoft Graph, not Power
-    /// BI), as when an app asks for the wrong scope.
+    /// BI), as when an app asks for the wrong scope; Power BI refuses it with 403 and
+    /// `X-PowerBI-Error-Info: InvalidToken`, as any token it cannot use.
     WrongAudience,
     /// The client secret has expired: Entra answers 401 `invalid_client`, `AADSTS7000222`.
     ExpiredSecret,

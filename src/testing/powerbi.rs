@@ -66,6 +66,11 @@ impl PowerBiApi {
             TokenState::Unknown => return rejected(403, "InvalidToken"),
         };
         let fault = self.state.config.fault;
+        if fault == Some(FakeFault::WrongAudience) {
+            // A token for another resource is not one Power BI accepts: 403 `InvalidToken`, as
+            // for any token it cannot use.
+            return rejected(403, "InvalidToken");
+        }
         if fault == Some(FakeFault::TenantSwitchOff) {
             // tests/fixtures/live/powerbi-errors/401-tenant-switch.empty.fabric-community-4010790.http
             return rejected(401, "ServicePrincipalIsNotAllowedByTenantAdminSwitch");
