@@ -1,6 +1,7 @@
 //! Walks the embedding chain step by step and says where it breaks and what to do about it:
 //! sign-in (which credential, which cloud), the token's claims that matter, workspace access,
-//! the report and its dataset (row-level security?), a `GenerateToken` for the report (with an
+//! the workspace's capacity (dedicated? running, where the capacity list is readable?), the
+//! report and its dataset (row-level security?), a `GenerateToken` for the report (with an
 //! identity when the dataset needs one), and the embed config.
 //!
 //! ```text
@@ -18,8 +19,8 @@
 //!
 //! With no `AZURE_TENANT_ID` it runs against the crate's built-in fake (and says so on stderr);
 //! `POWERBI_FAKE_FAULT=<name>` makes the fake misbehave as a broken setup does:
-//! `expired-secret`, `tenant-switch-off`, `not-a-member`, `rls-required`, `rls-roles-required`,
-//! `capacity-paused`.
+//! `expired-secret`, `wrong-audience`, `tenant-switch-off`, `not-a-member`, `no-capacity`,
+//! `capacity-paused`, `rls-required`, `rls-roles-required`.
 //!
 //! It stops at the first failure and exits 1; 0 when every step passed. It never prints a
 //! secret: tokens are read (their claims decoded locally), never shown.
@@ -31,8 +32,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use powerbi_embed::testing::{FakeFault, FakeServices};
 use powerbi_embed::{
-    AadClient, AccessToken, Cloud, CloudSettings, EffectiveIdentity, EmbedConfig, EnvironmentCredential, Error,
-    GenerateTokenRequest, PowerBiClient,
+    AadClient, AccessToken, CapacityState, Cloud, CloudSettings, EffectiveIdentity, EmbedConfig, EnvironmentCredential,
+    Error, GenerateTokenRequest, PowerBiClient,
 };
 use serde_json::{json, Value};
 use support::{env, Args};
@@ -344,6 +345,9 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
         "workspace",
         format!("workspace {} is readable ({} report(s))", setup.workspace, reports.len()),
     ));
+    if !doctor.record(capacity_step(setup).await) {
+        return;
+    }
 
     // The report and its dataset.
     let report = match setup.client.report(&setup.workspace, &setup.report).await {
@@ -442,6 +446,70 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
         ),
     };
     doctor.record(step);
+}
+
+/// Whether the workspace is on a dedicated capacity and, where this identity can read the
+/// capacity list, whether that capacity is running. A capacity the identity cannot read (the
+/// list is refused, or does not show it) is a note, not a failure: embedding needs no rights on
+/// the capacity itself.
+async fn capacity_step(setup: &Setup) -> Step {
+    const NAME: &str = "capacity";
+    let workspace = match setup.client.workspace(&setup.workspace).await {
+        Ok(workspace) => workspace,
+        Err(e) => return Step::from_error(NAME, &e),
+    };
+    let capacity_id = match (&workspace.is_on_dedicated_capacity, &workspace.capacity_id) {
+        (Some(true), Some(id)) => id.clone(),
+        _ => {
+            return Step::fail(
+                NAME,
+                format!("workspace {:?} is not on a dedicated capacity (it is on shared capacity)", workspace.name),
+                "isOnDedicatedCapacity",
+                "embedding for your customers needs a dedicated capacity: assign the workspace to a capacity \
+                 (A/EM/F SKU) in its settings (License info), or in the admin portal",
+            )
+        }
+    };
+    let capacities = match setup.client.capacities().await {
+        Ok(capacities) => capacities,
+        Err(Error::PowerBi(e)) if matches!(e.status, 401 | 403) => {
+            return Step::ok(
+                NAME,
+                format!(
+                    "workspace is on capacity {capacity_id}; capacity not readable (HTTP {}: this identity has no \
+                     rights on capacities), so its state is not checked",
+                    e.status
+                ),
+            )
+        }
+        Err(e) => return Step::from_error(NAME, &e),
+    };
+    let Some(capacity) = capacities.iter().find(|c| c.id.eq_ignore_ascii_case(&capacity_id)) else {
+        return Step::ok(
+            NAME,
+            format!(
+                "workspace is on capacity {capacity_id}; capacity not readable (not among the capacities this \
+                 identity can see), so its state is not checked"
+            ),
+        );
+    };
+    let described = format!(
+        "capacity {:?} ({}, {})",
+        capacity.display_name,
+        capacity.sku.as_deref().unwrap_or("SKU ?"),
+        capacity.region.as_deref().unwrap_or("region ?")
+    );
+    if capacity.state == CapacityState::Active {
+        return Step::ok(NAME, format!("workspace is on {described}, which is Active"));
+    }
+    let state = format!("{:?}", capacity.state);
+    Step::fail(
+        NAME,
+        format!("workspace is on {described}, which is {state}, not Active"),
+        state,
+        "resume the capacity (Azure portal: the Power BI Embedded or Fabric capacity, Resume), or assign the \
+         workspace to an active capacity",
+    )
 }
 
 /// The claims that matter, decoded here from the token's payload; the token is never shown.

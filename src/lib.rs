@@ -40,10 +40,10 @@ pub use error::{
 pub use http::RetryPolicy;
 pub use ids::{Guid, InvalidGuid};
 pub use powerbi::{
-    AccessLevel, Dashboard, Dataset, DatasourceIdentity, DatasourceSelector, EffectiveIdentity, EmbedConfig,
-    EmbedToken, EmbedType, GenerateTokenRequest, GenerateTokenRequestBuilder, GenerateTokenRequestV2,
-    GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, Report, ReportType, Tile, TokenTarget,
-    XmlaPermissions,
+    AccessLevel, Capacity, CapacityState, Dashboard, Dataset, DatasourceIdentity, DatasourceSelector,
+    EffectiveIdentity, EmbedConfig, EmbedToken, EmbedType, GenerateTokenRequest, GenerateTokenRequestBuilder,
+    GenerateTokenRequestV2, GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, Report, ReportType,
+    Tile, TokenTarget, Workspace, XmlaPermissions,
 };
 pub use secret::Secret;
 /// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).

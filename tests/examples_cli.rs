@@ -488,8 +488,17 @@ impl DoctorReport {
     }
 }
 
-const ALL_STEPS: [&str; 8] =
-    ["settings", "sign-in", "token-claims", "workspace", "report", "dataset", "generate-token", "embed-config"];
+const ALL_STEPS: [&str; 9] = [
+    "settings",
+    "sign-in",
+    "token-claims",
+    "workspace",
+    "capacity",
+    "report",
+    "dataset",
+    "generate-token",
+    "embed-config",
+];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn doctor_passes_every_step_on_the_fake_and_says_it_used_the_fake() {
@@ -505,6 +514,13 @@ async fn doctor_passes_every_step_on_the_fake_and_says_it_used_the_fake() {
         report.stdout
     );
     assert!(report.stdout.contains("no row-level security"), "{}", report.stdout);
+    assert!(
+        report.stdout.contains(
+            "ok   capacity        workspace is on capacity \"Fake embedded capacity\" (A1, West Central US), which is Active\n"
+        ),
+        "{}",
+        report.stdout
+    );
     assert!(report.stdout.ends_with("all checks passed: this setup can embed the report\n"), "{}", report.stdout);
     assert!(report.stderr.contains("built-in fake") && report.stderr.contains("without faults"), "{}", report.stderr);
 }
@@ -577,12 +593,104 @@ async fn doctor_diagnoses_missing_rls_roles_and_passes_with_them() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn doctor_diagnoses_a_paused_capacity() {
+async fn doctor_diagnoses_a_paused_capacity_at_the_capacity_step() {
     let report = DoctorReport::of(&doctor(Some("capacity-paused"), &[], false).await);
     assert_eq!(report.code, Some(1));
     let (line, fix) = report.failure();
-    assert_eq!(line, "FAIL generate-token  Power BI answered HTTP 403 [CapacityNotActive]");
-    assert_eq!(fix, "the workspace's capacity is paused or not active: resume it in the Azure portal, or assign the workspace to a running capacity");
+    assert_eq!(
+        line,
+        "FAIL capacity        workspace is on capacity \"Fake embedded capacity\" (A1, West Central US), which is Suspended, not Active [Suspended]"
+    );
+    assert_eq!(fix, "resume the capacity (Azure portal: the Power BI Embedded or Fabric capacity, Resume), or assign the workspace to an active capacity");
+    assert_eq!(report.steps("ok   "), ["settings", "sign-in", "token-claims", "workspace"]);
+    assert!(report.stdout.ends_with("stopped at capacity: fix that and run the doctor again\n"), "{}", report.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_diagnoses_a_workspace_on_shared_capacity() {
+    let report = DoctorReport::of(&doctor(Some("no-capacity"), &[], false).await);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert_eq!(
+        line,
+        "FAIL capacity        workspace \"Fake embedding workspace\" is not on a dedicated capacity (it is on shared capacity) [isOnDedicatedCapacity]"
+    );
+    assert_eq!(fix, "embedding for your customers needs a dedicated capacity: assign the workspace to a capacity (A/EM/F SKU) in its settings (License info), or in the admin portal");
+    assert_eq!(report.steps("ok   "), ["settings", "sign-in", "token-claims", "workspace"]);
+}
+
+/// The doctor against the fake given by `AZURE_*` / `POWERBI_*` settings, with the capacity
+/// list answered by `answer` instead of the fake's own route.
+async fn doctor_with_capacities_answer(answer: wiremock::ResponseTemplate) -> (DoctorReport, FakeServices) {
+    let fake = FakeServices::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/v1.0/myorg/capacities"))
+        .respond_with(answer)
+        .with_priority(1)
+        .expect(1)
+        .mount(fake.powerbi_server())
+        .await;
+    let mut command = example("doctor");
+    fake_env(&mut command, &fake);
+    command.env("POWERBI_WORKSPACE_ID", fake.workspace_id()).env("POWERBI_REPORT_ID", fake.report_id());
+    (DoctorReport::of(&run(command).await), fake)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_notes_a_capacity_list_it_may_not_read_and_goes_on() {
+    let (report, fake) = doctor_with_capacities_answer(wiremock::ResponseTemplate::new(403)).await;
+    assert_eq!(report.code, Some(0), "{}", report.stdout);
+    assert_eq!(report.steps("ok   "), ALL_STEPS);
+    assert!(
+        report.stdout.contains(
+            "ok   capacity        workspace is on capacity 0f084df7-c13d-451b-af5f-ed0c466403b2; capacity not readable (HTTP 403: this identity has no rights on capacities), so its state is not checked\n"
+        ),
+        "{}",
+        report.stdout
+    );
+    assert_eq!(fake.generate_token_count(), 1, "the walk went on to GenerateToken");
+    fake.powerbi_server().verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_notes_a_capacity_missing_from_the_visible_list_and_goes_on() {
+    let answer = wiremock::ResponseTemplate::new(200).set_body_json(json!({"value": []}));
+    let (report, fake) = doctor_with_capacities_answer(answer).await;
+    assert_eq!(report.code, Some(0), "{}", report.stdout);
+    assert_eq!(report.steps("ok   "), ALL_STEPS);
+    assert!(
+        report.stdout.contains(
+            "ok   capacity        workspace is on capacity 0f084df7-c13d-451b-af5f-ed0c466403b2; capacity not readable (not among the capacities this identity can see), so its state is not checked\n"
+        ),
+        "{}",
+        report.stdout
+    );
+    fake.powerbi_server().verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_diagnoses_a_token_for_the_wrong_audience() {
+    let output = doctor(Some("wrong-audience"), &[], false).await;
+    let report = DoctorReport::of(&output);
+    assert_eq!(report.code, Some(1));
+    let (line, fix) = report.failure();
+    assert_eq!(
+        line,
+        "FAIL token-claims    the token is for \"https://graph.microsoft.com\", not for Power BI (https://analysis.windows.net/powerbi/api) [aud]"
+    );
+    assert_eq!(fix, "request the token for the scope https://analysis.windows.net/powerbi/api/.default (the cloud's Power BI resource)");
+    assert_eq!(report.steps("ok   "), ["settings", "sign-in"]);
+    assert!(
+        report.stdout.ends_with("stopped at token-claims: fix that and run the doctor again\n"),
+        "{}",
+        report.stdout
+    );
+    // Nothing secret: not the built-in fake's client secret (the default one), and no JWT
+    // (whose base64url parts start `eyJ`, the encoding of `{"`).
+    let printed = format!("{}{}", report.stdout, report.stderr);
+    let defaults = FakeServices::start().await;
+    assert!(!printed.contains(defaults.client_secret()), "{printed}");
+    assert!(!printed.contains("eyJ"), "{printed}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -594,7 +702,7 @@ async fn doctor_refuses_an_unknown_fault_naming_the_setting() {
         line,
         "FAIL settings        POWERBI_FAKE_FAULT is \"gremlins\", not a fault the fake knows [POWERBI_FAKE_FAULT]"
     );
-    assert_eq!(fix, "use one of: expired-secret, tenant-switch-off, not-a-member, rls-required, rls-roles-required, capacity-paused");
+    assert_eq!(fix, "use one of: expired-secret, wrong-audience, tenant-switch-off, not-a-member, no-capacity, capacity-paused, rls-required, rls-roles-required");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use common::*;
 use powerbi_embed::testing::SafeMockServer;
 use powerbi_embed::{
-    AadClient, ClientSecretCredential, Clock, EffectiveIdentity, Error, GenerateTokenRequest, GenerateTokenRequestV2,
-    ManualClock, PowerBiClient, RefreshPolicy, RetryPolicy, XmlaPermissions,
+    AadClient, CapacityState, ClientSecretCredential, Clock, EffectiveIdentity, Error, GenerateTokenRequest,
+    GenerateTokenRequestV2, ManualClock, PowerBiClient, RefreshPolicy, RetryPolicy, XmlaPermissions,
 };
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, header_exists, method, path};
@@ -248,6 +248,88 @@ async fn lookups_parse_typed_models() {
         client.report(WORKSPACE, REPORT).await.unwrap().embed_url,
         "https://app.powerbi.com/reportEmbed?reportId=r"
     );
+}
+
+/// The workspace and capacity lookups: GET, exact path, bearer, `Accept`, the profile header;
+/// the answers are Microsoft's sample responses for "Groups - Get Group" and "Capacities - Get
+/// Capacities" (Learn, REST API reference).
+#[tokio::test]
+async fn workspace_and_capacities_lookups_send_the_exact_request() {
+    const CAPACITY: &str = "0f084df7-c13d-451b-af5f-ed0c466403b2";
+    let fakes = Fakes::start().await;
+    let mounts = [
+        (
+            format!("/v1.0/myorg/groups/{WORKSPACE}"),
+            json!({"id": WORKSPACE, "isReadOnly": false, "isOnDedicatedCapacity": true, "capacityId": CAPACITY, "defaultDatasetStorageFormat": "Small", "name": "Sample Group 1"}),
+        ),
+        (
+            "/v1.0/myorg/capacities".to_owned(),
+            json!({"value": [{"id": CAPACITY, "displayName": "MyCapacity", "admins": ["john@contoso.com"], "sku": "A1", "state": "Active", "region": "West Central US", "capacityUserAccessRight": "Admin"}]}),
+        ),
+    ];
+    for (route, body) in mounts {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .and(header("authorization", format!("Bearer {ENTRA_TOKEN}").as_str()))
+            .and(header("accept", "application/json"))
+            .and(header("X-PowerBI-Profile-Id", PROFILE))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+            .mount(&fakes.powerbi)
+            .await;
+    }
+    let client = fakes.builder().profile_id(PROFILE).build().unwrap();
+    let workspace = client.workspace(WORKSPACE).await.unwrap();
+    assert_eq!(workspace.id.to_string(), WORKSPACE);
+    assert_eq!(workspace.name, "Sample Group 1");
+    assert_eq!((workspace.is_on_dedicated_capacity, workspace.capacity_id.as_deref()), (Some(true), Some(CAPACITY)));
+    let capacities = client.capacities().await.unwrap();
+    assert_eq!(capacities.len(), 1);
+    let capacity = &capacities[0];
+    assert_eq!((capacity.id.as_str(), capacity.display_name.as_str()), (CAPACITY, "MyCapacity"));
+    assert_eq!((capacity.sku.as_deref(), capacity.region.as_deref()), (Some("A1"), Some("West Central US")));
+    assert_eq!(capacity.state, CapacityState::Active);
+}
+
+/// A capacity list this identity may not read is a typed error with its status; a bad workspace
+/// id is refused before any request.
+#[tokio::test]
+async fn capacities_refused_is_a_typed_error_and_a_bad_workspace_id_sends_nothing() {
+    let fakes = Fakes::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/myorg/capacities"))
+        .respond_with(ResponseTemplate::new(403).insert_header("RequestId", "req-9"))
+        .expect(1)
+        .mount(&fakes.powerbi)
+        .await;
+    let client = fakes.client();
+    let err = client.capacities().await.unwrap_err();
+    match &err {
+        Error::PowerBi(e) => assert_eq!((e.status, e.request_id.as_deref()), (403, Some("req-9"))),
+        other => panic!("{other:?}"),
+    }
+    let err = client.workspace("not-a-guid").await.unwrap_err();
+    assert_eq!(err.field(), Some("workspace_id"), "{err}");
+}
+
+/// The built-in fake's `wrong-audience` fault end to end: Power BI refuses the token for
+/// another resource with 403 `InvalidToken`, the client signs in once more and retries once,
+/// and the second refusal is returned.
+#[tokio::test]
+async fn a_token_for_another_audience_is_refused_after_one_renewal() {
+    use powerbi_embed::testing::{FakeFault, FakeServices};
+    let fake = FakeServices::builder().fault(FakeFault::WrongAudience).start().await;
+    let client = PowerBiClient::builder(fake.aad_client()).api_base(fake.api_base()).build().unwrap();
+    let err = client.workspace(fake.workspace_id()).await.unwrap_err();
+    match &err {
+        Error::PowerBi(e) => assert_eq!((e.status, e.error_info.as_deref()), (403, Some("InvalidToken"))),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.token_request_count(), 2, "one sign-in, one renewal after the refusal");
+    let paths: Vec<String> =
+        fake.requests().iter().filter(|r| r.service == "powerbi").map(|r| r.path.clone()).collect();
+    let workspace_path = format!("/v1.0/myorg/groups/{}", fake.workspace_id());
+    assert_eq!(paths, [workspace_path.clone(), workspace_path]);
 }
 
 /// Entra fake -> Power BI fake -> EmbedConfig JSON, once per access level.

@@ -21,7 +21,7 @@ use crate::http::{
 use crate::ids::Guid;
 use crate::powerbi::embed_config::EmbedConfig;
 use crate::powerbi::error::power_bi_error;
-use crate::powerbi::models::{Dashboard, Dataset, EmbedToken, List, Report, Tile, SERVICE};
+use crate::powerbi::models::{Capacity, Dashboard, Dataset, EmbedToken, List, Report, Tile, Workspace, SERVICE};
 use crate::powerbi::operation::Operation;
 use crate::powerbi::request::{GenerateTokenRequest, GenerateTokenRequestV2, RequestBody, TokenTarget};
 
@@ -304,6 +304,28 @@ impl PowerBiClient {
         self.get::<List<Dataset>>(format!("v1.0/myorg/groups/{workspace}/datasets"), "dataset list")
             .await
             .map(|l| l.value)
+    }
+
+    /// A workspace (`GET /v1.0/myorg/groups/{groupId}`): its name and whether it is on a
+    /// dedicated capacity, which embedding for customers needs.
+    ///
+    /// # Errors
+    /// As [`report`](Self::report).
+    pub async fn workspace(&self, workspace_id: &str) -> Result<Workspace> {
+        let workspace = workspace(workspace_id)?;
+        self.get(format!("v1.0/myorg/groups/{workspace}"), "workspace").await
+    }
+
+    /// The capacities this identity can see (`GET /v1.0/myorg/capacities`), with their state.
+    ///
+    /// Only capacities the identity has rights on are listed, so a capacity missing from the
+    /// list may exist all the same; without capacity rights the service may also refuse the
+    /// call (401 / 403).
+    ///
+    /// # Errors
+    /// Service errors as for the token calls.
+    pub async fn capacities(&self) -> Result<Vec<Capacity>> {
+        self.get::<List<Capacity>>("v1.0/myorg/capacities".to_owned(), "capacity list").await.map(|l| l.value)
     }
 
     /// Everything the browser needs to embed a report: looks up its `embedUrl` and generates

@@ -12,7 +12,7 @@ pub(crate) mod request;
 pub use client::{PowerBiClient, PowerBiClientBuilder};
 pub use embed_config::{EmbedConfig, EmbedType};
 pub use identity::EffectiveIdentity;
-pub use models::{Dashboard, Dataset, EmbedToken, Report, ReportType, Tile};
+pub use models::{Capacity, CapacityState, Dashboard, Dataset, EmbedToken, Report, ReportType, Tile, Workspace};
 pub use request::{
     AccessLevel, DatasourceIdentity, DatasourceSelector, GenerateTokenRequest, GenerateTokenRequestBuilder,
     GenerateTokenRequestV2, GenerateTokenRequestV2Builder, TokenTarget, XmlaPermissions,

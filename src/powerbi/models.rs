@@ -273,6 +273,86 @@ pub struct Dataset {
     pub configured_by: Option<String>,
 }
 
+/// A workspace (Power BI calls it a group), as `GET /v1.0/myorg/groups/{groupId}` answers.
+///
+/// Fields after Microsoft's sample responses for "Groups - Get Group" and "Groups - Get Groups"
+/// (Learn, REST API reference): a workspace on shared capacity says `isOnDedicatedCapacity:
+/// false` and has no `capacityId`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Workspace {
+    /// The workspace id.
+    pub id: Guid,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// Whether this identity can only read it.
+    #[serde(default)]
+    pub is_read_only: Option<bool>,
+    /// Whether it is on a dedicated capacity (Premium, Embedded or Fabric), which embedding for
+    /// customers needs.
+    #[serde(default)]
+    pub is_on_dedicated_capacity: Option<bool>,
+    /// The capacity it is assigned to, when it is on one.
+    #[serde(default)]
+    pub capacity_id: Option<String>,
+    /// Its kind (e.g. `Workspace`, `PersonalGroup`), when the answer carries one: the admin
+    /// API's groups do, the sample response of "Groups - Get Group" does not.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// The state of a capacity, as the service spells it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub enum CapacityState {
+    /// Ready to use.
+    Active,
+    /// Paused (suspended): nothing on it can be embedded until it is resumed.
+    Suspended,
+    /// Being activated.
+    Provisioning,
+    /// Activation failed.
+    ProvisionFailed,
+    /// Its SKU is being changed.
+    UpdatingSku,
+    /// Being deleted.
+    Deleting,
+    /// Deleted.
+    Deleted,
+    /// Not usable.
+    Invalid,
+    /// A state this version does not know (or one Microsoft lists as unsupported, such as
+    /// `NotActivated` or `PreSuspended`).
+    #[serde(other)]
+    Other,
+}
+
+/// A capacity this identity can see, as `GET /v1.0/myorg/capacities` lists it.
+///
+/// Fields after Microsoft's sample response for "Capacities - Get Capacities" (Learn, REST API
+/// reference): `id`, `displayName`, `admins`, `sku`, `state`, `region`,
+/// `capacityUserAccessRight`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Capacity {
+    /// The capacity id.
+    pub id: String,
+    /// Its display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Its SKU, e.g. `A1`, `EM2`, `F64`, `P1`.
+    #[serde(default)]
+    pub sku: Option<String>,
+    /// Its state; [`CapacityState::Active`] is the only one that serves embeds.
+    pub state: CapacityState,
+    /// Its Azure region, e.g. `West Central US`.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
 /// The `{"value": [...]}` envelope of list answers.
 #[derive(Deserialize)]
 pub(crate) struct List<T> {
@@ -393,6 +473,61 @@ mod casing_tests {
         assert_eq!(token.token_id(), "49ae3742-54c0-4c29-af52-619ff93b5c80".parse::<Guid>().unwrap());
         assert_eq!(token.expiration(), time::macros::datetime!(2018-07-29 17:58:19 UTC));
         assert_eq!(token.secret().expose_secret(), "t");
+    }
+
+    #[test]
+    fn workspace_reads_camel_case() {
+        // Microsoft's sample response for "Groups - Get Group", plus `type` as the admin API's
+        // groups carry it.
+        let workspace: Workspace = serde_json::from_value(json!({
+            "id": "f089354e-8366-4e18-aea3-4cb4a3a50b48", "isReadOnly": false, "isOnDedicatedCapacity": true,
+            "capacityId": "0f084df7-c13d-451b-af5f-ed0c466403b2", "defaultDatasetStorageFormat": "Small",
+            "name": "Sample Group 1", "type": "Workspace"
+        }))
+        .unwrap();
+        assert_eq!(workspace.id, "f089354e-8366-4e18-aea3-4cb4a3a50b48".parse::<Guid>().unwrap());
+        let fields =
+            (workspace.name, workspace.is_read_only, workspace.is_on_dedicated_capacity, workspace.capacity_id);
+        let expected =
+            ("Sample Group 1".into(), Some(false), Some(true), Some("0f084df7-c13d-451b-af5f-ed0c466403b2".into()));
+        assert_eq!(fields, expected);
+        assert_eq!(workspace.kind.as_deref(), Some("Workspace"));
+        // Shared capacity, as in the sample response of "Groups - Get Groups".
+        let shared: Workspace = serde_json::from_value(json!({
+            "id": ID, "isReadOnly": false, "isOnDedicatedCapacity": false, "name": "sample group"
+        }))
+        .unwrap();
+        assert_eq!((shared.is_on_dedicated_capacity, shared.capacity_id), (Some(false), None));
+    }
+
+    #[test]
+    fn capacity_reads_camel_case_and_every_state() {
+        // Microsoft's sample response for "Capacities - Get Capacities".
+        let list: List<Capacity> = serde_json::from_value(json!({"value": [{
+            "id": "0f084df7-c13d-451b-af5f-ed0c466403b2", "displayName": "MyCapacity", "admins": ["john@contoso.com"],
+            "sku": "A1", "state": "Active", "region": "West Central US", "capacityUserAccessRight": "Admin"
+        }]}))
+        .unwrap();
+        let capacity = &list.value[0];
+        assert_eq!(capacity.id, "0f084df7-c13d-451b-af5f-ed0c466403b2");
+        assert_eq!(capacity.display_name, "MyCapacity");
+        assert_eq!((capacity.sku.as_deref(), capacity.region.as_deref()), (Some("A1"), Some("West Central US")));
+        assert_eq!(capacity.state, CapacityState::Active);
+        let states = [
+            ("Suspended", CapacityState::Suspended),
+            ("Provisioning", CapacityState::Provisioning),
+            ("ProvisionFailed", CapacityState::ProvisionFailed),
+            ("UpdatingSku", CapacityState::UpdatingSku),
+            ("Deleting", CapacityState::Deleting),
+            ("Deleted", CapacityState::Deleted),
+            ("Invalid", CapacityState::Invalid),
+            ("PreSuspended", CapacityState::Other),
+            ("NotActivated", CapacityState::Other),
+        ];
+        for (wire, state) in states {
+            let capacity: Capacity = serde_json::from_value(json!({"id": "c", "state": wire})).unwrap();
+            assert_eq!(capacity.state, state, "{wire}");
+        }
     }
 
     #[test]

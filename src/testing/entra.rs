@@ -139,6 +139,13 @@ impl TokenEndpoint {
             let first = scope.split(' ').find(|s| !s.ends_with("offline_access") && *s != "openid" && *s != "profile");
             first.unwrap_or_default().trim_end_matches("/.default").to_owned()
         };
+        // The `wrong-audience` fault: a token for Microsoft Graph, as when an app asks for the
+        // wrong scope.
+        let audience = if config.fault == Some(super::FakeFault::WrongAudience) {
+            "https://graph.microsoft.com".to_owned()
+        } else {
+            audience
+        };
         let mut claims = serde_json::Map::new();
         claims.insert("aud".into(), audience.into());
         claims.insert("iss".into(), format!("https://sts.windows.net/{}/", config.tenant_id).into());

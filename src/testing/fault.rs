@@ -27,24 +27,35 @@ pub enum FakeFault {
     /// (`isEffectiveIdentityRolesRequired: true`): an identity without roles answers 400
     /// "... requires roles to be included in provided effective identity".
     RlsRolesRequired,
-    /// The workspace's capacity is paused: lookups work, `GenerateToken` answers 403 with an
-    /// empty body and `X-PowerBI-Error-Info: CapacityNotActive`. No recording of this answer
-    /// was found: Learn's troubleshooting page lists a paused capacity among the 403s of
-    /// `GenerateToken`; the header-only shape is the one the other refusals use.
+    /// The workspace's capacity is paused: lookups work and the capacity list shows it with
+    /// `"state": "Suspended"`, `GenerateToken` answers 403 with an empty body and
+    /// `X-PowerBI-Error-Info: CapacityNotActive`. No recording of the 403 was found: Learn's
+    /// troubleshooting page lists a paused capacity among the 403s of `GenerateToken`; the
+    /// header-only shape is the one the other refusals use.
     CapacityPaused,
+    /// The workspace is on shared capacity, not a dedicated one (which embedding for customers
+    /// needs): "Groups - Get Group" says `isOnDedicatedCapacity: false` and has no
+    /// `capacityId`, as Microsoft's sample response for a shared workspace.
+    NoCapacity,
+    /// Entra issues an access token for another resource (`aud` is Microsoft Graph, not Power
+    /// BI), as when an app asks for the wrong scope; Power BI refuses it with 403 and
+    /// `X-PowerBI-Error-Info: InvalidToken`, as any token it cannot use.
+    WrongAudience,
     /// The client secret has expired: Entra answers 401 `invalid_client`, `AADSTS7000222`.
     ExpiredSecret,
 }
 
 impl FakeFault {
     /// Every fault, in the order a setup meets them.
-    pub const ALL: [FakeFault; 6] = [
+    pub const ALL: [FakeFault; 8] = [
         FakeFault::ExpiredSecret,
+        FakeFault::WrongAudience,
         FakeFault::TenantSwitchOff,
         FakeFault::NotAMember,
+        FakeFault::NoCapacity,
+        FakeFault::CapacityPaused,
         FakeFault::RlsRequired,
         FakeFault::RlsRolesRequired,
-        FakeFault::CapacityPaused,
     ];
 
     /// Its kebab-case name, e.g. `tenant-switch-off` (what `POWERBI_FAKE_FAULT` takes).
@@ -56,6 +67,8 @@ impl FakeFault {
             FakeFault::RlsRolesRequired => "rls-roles-required",
             FakeFault::CapacityPaused => "capacity-paused",
             FakeFault::ExpiredSecret => "expired-secret",
+            FakeFault::NoCapacity => "no-capacity",
+            FakeFault::WrongAudience => "wrong-audience",
         }
     }
 

@@ -15,12 +15,18 @@ use crate::ids::Guid;
 /// Power BI host, so the fake hands out the same shape the real service does.
 const APP_HOST: &str = "https://app.powerbi.com";
 
+/// The capacity the fake workspace is on: the id of Microsoft's sample responses for "Groups -
+/// Get Group" and "Capacities - Get Capacities".
+const CAPACITY_ID: &str = "0f084df7-c13d-451b-af5f-ed0c466403b2";
+
 pub(crate) struct PowerBiApi {
     state: Arc<FakeState>,
 }
 
 /// The route a request takes, from its method and path segments after `/v1.0/myorg/`.
 enum Route<'a> {
+    Workspace,
+    Capacities,
     List(&'a str),
     Get(&'a str, &'a str),
     Tiles(&'a str),
@@ -60,6 +66,11 @@ impl PowerBiApi {
             TokenState::Unknown => return rejected(403, "InvalidToken"),
         };
         let fault = self.state.config.fault;
+        if fault == Some(FakeFault::WrongAudience) {
+            // A token for another resource is not one Power BI accepts: 403 `InvalidToken`, as
+            // for any token it cannot use.
+            return rejected(403, "InvalidToken");
+        }
         if fault == Some(FakeFault::TenantSwitchOff) {
             // tests/fixtures/live/powerbi-errors/401-tenant-switch.empty.fabric-community-4010790.http
             return rejected(401, "ServicePrincipalIsNotAllowedByTenantAdminSwitch");
@@ -76,6 +87,8 @@ impl PowerBiApi {
             return rejected(401, "GroupNotAccessible");
         }
         match route {
+            Route::Workspace => ok(self.workspace()),
+            Route::Capacities => ok(self.capacities()),
             Route::List(kind) => self.list(kind),
             Route::Get(kind, id) => self.item(kind, id).map_or_else(not_found, ok),
             Route::Tiles(dashboard) if same_id(dashboard, &items.dashboard_id) => ok(json!({"value": [self.tile()]})),
@@ -87,6 +100,41 @@ impl PowerBiApi {
             Route::Generate(target) => self.generate(&target, &request.body, now, entra_expiry, request_id),
             _ => not_found(),
         }
+    }
+
+    /// The workspace as "Groups - Get Group" answers: the fields of Microsoft's sample response
+    /// (which has no `type`; only the admin API's groups carry one). On shared capacity (the `no-capacity` fault) the
+    /// service says `isOnDedicatedCapacity: false` and leaves `capacityId` out, as in the sample
+    /// response of "Groups - Get Groups".
+    fn workspace(&self) -> Value {
+        let mut workspace = json!({
+            "@odata.context": "http://wabi-fake/v1.0/myorg/$metadata#groups/$entity",
+            "id": self.state.config.items.workspace_id, "isReadOnly": false, "isOnDedicatedCapacity": true,
+            "capacityId": CAPACITY_ID, "defaultDatasetStorageFormat": "Small",
+            "name": "Fake embedding workspace",
+        });
+        if self.state.config.fault == Some(FakeFault::NoCapacity) {
+            workspace["isOnDedicatedCapacity"] = false.into();
+            if let Some(fields) = workspace.as_object_mut() {
+                fields.remove("capacityId");
+            }
+        }
+        workspace
+    }
+
+    /// The capacities this app can see, as "Capacities - Get Capacities" answers (the fields of
+    /// Microsoft's sample response): the workspace's capacity, `Suspended` with the
+    /// `capacity-paused` fault, `Active` otherwise.
+    fn capacities(&self) -> Value {
+        let paused = self.state.config.fault == Some(FakeFault::CapacityPaused);
+        json!({
+            "@odata.context": "http://wabi-fake/v1.0/myorg/$metadata#capacities",
+            "value": [{
+                "id": CAPACITY_ID, "displayName": "Fake embedded capacity", "admins": ["fake@contoso.com"],
+                "sku": "A1", "state": if paused { "Suspended" } else { "Active" }, "region": "West Central US",
+                "capacityUserAccessRight": "Admin",
+            }],
+        })
     }
 
     fn list(&self, kind: &str) -> ResponseTemplate {
@@ -284,6 +332,8 @@ fn route<'a>(segments: &[&'a str], is_post: bool) -> Route<'a> {
         (true, ["groups", _, "dashboards", d, "GenerateToken"]) => Route::Generate(Target::Dashboard(d)),
         (true, ["groups", _, "dashboards", d, "tiles", t, "GenerateToken"]) => Route::Generate(Target::Tile(d, t)),
         (true, ["groups", _, "datasets", d, "GenerateToken"]) => Route::Generate(Target::Dataset(d)),
+        (false, ["groups", _]) => Route::Workspace,
+        (false, ["capacities"]) => Route::Capacities,
         (false, ["groups", _, kind @ ("reports" | "dashboards" | "datasets")]) => Route::List(kind),
         (false, ["groups", _, "dashboards", d, "tiles"]) => Route::Tiles(d),
         (false, ["groups", _, "dashboards", d, "tiles", t]) => Route::GetTile(d, t),
