@@ -280,6 +280,7 @@ mod tests {
         assert_eq!(Cloud::from_name("US-Gov_High").unwrap(), Cloud::UsGovHigh);
     }
 
+    #[cfg(any(feature = "rustls", feature = "native-tls"))] // https needs a TLS backend
     #[test]
     fn authority_host_is_a_url_or_a_bare_host_meaning_https() {
         for (input, expected) in [
@@ -308,6 +309,7 @@ mod tests {
         assert_eq!(SignInCloud::of_host("login.contoso.com"), None);
     }
 
+    #[cfg(any(feature = "rustls", feature = "native-tls"))] // https needs a TLS backend
     #[test]
     fn custom_cloud_validates_each_url() {
         assert_eq!(

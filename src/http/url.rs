@@ -65,6 +65,7 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 mod tests {
     use super::*;
 
+    #[cfg(any(feature = "rustls", feature = "native-tls"))] // https needs a TLS backend
     #[test]
     fn adds_trailing_slash_so_join_keeps_the_last_segment() {
         let base = parse_base_url("api_base", "https://api.powerbi.com/v1.0/myorg").unwrap();
@@ -97,6 +98,7 @@ mod tests {
         assert!(err.to_string().contains("`rustls`") && err.to_string().contains("`native-tls`"), "{err}");
     }
 
+    #[cfg(any(feature = "rustls", feature = "native-tls"))] // https needs a TLS backend
     #[test]
     fn rejects_query_fragment_credentials_and_garbage() {
         for (input, reason) in [

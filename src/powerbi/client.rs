@@ -766,7 +766,8 @@ impl PowerBiClientBuilder {
     }
 }
 
-#[cfg(test)]
+// https (the built-in clouds) needs a TLS backend.
+#[cfg(all(test, any(feature = "rustls", feature = "native-tls")))]
 mod tests {
     use super::*;
     use crate::auth::StaticTokenCredential;
