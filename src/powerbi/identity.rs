@@ -147,10 +147,10 @@ impl EffectiveIdentity {
             }
         }
         for (i, id) in self.datasets.iter().enumerate() {
-            Guid::parse_field(format_args!("identities[{at}].datasets[{i}]"), id.trim())?;
+            Guid::parse_field(format_args!("identities[{at}].datasets[{i}]"), id)?;
         }
         for (i, id) in self.reports.iter().enumerate() {
-            Guid::parse_field(format_args!("identities[{at}].reports[{i}]"), id.trim())?;
+            Guid::parse_field(format_args!("identities[{at}].reports[{i}]"), id)?;
         }
         if self.identity_blob.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::invalid(field("identityBlob"), "is empty"));

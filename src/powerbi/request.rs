@@ -210,7 +210,7 @@ impl GenerateTokenRequestBuilder {
     pub fn build(self) -> Result<GenerateTokenRequest> {
         self.check_access()?;
         let dataset_id = match (&self.dataset_id, self.target) {
-            (Some(id), TokenTarget::ReportCreation) => Some(Guid::parse_field("datasetId", id.trim())?.to_string()),
+            (Some(id), TokenTarget::ReportCreation) => Some(Guid::parse_field("datasetId", id)?.to_string()),
             (None, TokenTarget::ReportCreation) => {
                 return Err(Error::invalid(
                     "datasetId",
@@ -483,7 +483,7 @@ impl GenerateTokenRequestV2Builder {
             .enumerate()
             .map(|(i, (id, allow_edit))| {
                 Ok(WireV2Report {
-                    id: Guid::parse_field(format_args!("reports[{i}].id"), id.trim())?,
+                    id: Guid::parse_field(format_args!("reports[{i}].id"), id)?,
                     allow_edit: *allow_edit,
                 })
             })
@@ -494,7 +494,7 @@ impl GenerateTokenRequestV2Builder {
             .enumerate()
             .map(|(i, (id, xmla))| {
                 Ok(WireV2Dataset {
-                    id: Guid::parse_field(format_args!("datasets[{i}].id"), id.trim())?,
+                    id: Guid::parse_field(format_args!("datasets[{i}].id"), id)?,
                     xmla_permissions: *xmla,
                 })
             })
@@ -503,7 +503,7 @@ impl GenerateTokenRequestV2Builder {
             .target_workspaces
             .iter()
             .enumerate()
-            .map(|(i, id)| Ok(WireId { id: Guid::parse_field(format_args!("targetWorkspaces[{i}].id"), id.trim())? }))
+            .map(|(i, id)| Ok(WireId { id: Guid::parse_field(format_args!("targetWorkspaces[{i}].id"), id)? }))
             .collect::<Result<Vec<_>>>()?;
         let lifetime_minutes = check_lifetime(self.lifetime_minutes)?;
         for (i, identity) in self.identities.iter().enumerate() {
