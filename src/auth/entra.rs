@@ -239,15 +239,7 @@ mod tests {
     use time::macros::datetime;
 
     fn reply(body: &str) -> Reply {
-        Reply {
-            status: 200,
-            content_type: Some("application/json".into()),
-            request_id: None,
-            retry_after: None,
-            error_info: None,
-            www_authenticate: None,
-            body: body.as_bytes().to_vec().into(),
-        }
+        Reply::json(200, body)
     }
 
     #[test]

@@ -769,15 +769,7 @@ mod tests {
     #[test]
     fn expiry_is_the_earlier_of_expires_on_and_expires_in_and_an_unreadable_expires_on_is_refused() {
         use time::macros::datetime;
-        let reply = |body: &str| Reply {
-            status: 200,
-            content_type: Some("application/json".into()),
-            request_id: None,
-            retry_after: None,
-            error_info: None,
-            www_authenticate: None,
-            body: body.as_bytes().to_vec().into(),
-        };
+        let reply = |body: &str| Reply::json(200, body);
         let now = datetime!(2021-05-22 17:00 UTC);
         let expiry = |body: &str| parse_token(&reply(body), now).map(|t| t.expires_on());
         let token = r#""access_token":"a","token_type":"Bearer""#;

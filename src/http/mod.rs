@@ -55,6 +55,20 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// A JSON reply with `status` and `body` and no other headers, for unit tests of the parsers.
+    #[cfg(test)]
+    pub fn json(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            content_type: Some("application/json".into()),
+            request_id: None,
+            retry_after: None,
+            error_info: None,
+            www_authenticate: None,
+            body: body.as_bytes().to_vec().into(),
+        }
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

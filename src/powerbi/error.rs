@@ -98,15 +98,7 @@ mod tests {
     use super::*;
 
     fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            content_type: Some("application/json".into()),
-            request_id: Some("r-1".into()),
-            retry_after: None,
-            error_info: None,
-            www_authenticate: None,
-            body: body.as_bytes().to_vec().into(),
-        }
+        Reply { request_id: Some("r-1".into()), ..Reply::json(status, body) }
     }
 
     fn parse(reply: &Reply) -> PowerBiError {
