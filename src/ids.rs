@@ -47,12 +47,12 @@ impl Guid {
     }
 
     /// The GUID as a 128-bit number.
-    pub fn as_u128(&self) -> u128 {
+    pub const fn as_u128(&self) -> u128 {
         self.0
     }
 
     /// A GUID from a 128-bit number.
-    pub fn from_u128(value: u128) -> Self {
+    pub const fn from_u128(value: u128) -> Self {
         Self(value)
     }
 
@@ -170,6 +170,155 @@ impl<'de> serde::Deserialize<'de> for Guid {
     }
 }
 
+/// Defines a typed Power BI item id: a [`Guid`] that knows what it names, so a dataset id cannot
+/// be passed where a report id belongs, and a malformed id is refused once, where it is parsed,
+/// with an error naming the field.
+macro_rules! item_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $example:literal) => {
+        $(#[$doc])*
+        ///
+        /// Parsed once (from text with [`str::parse`], from a [`Guid`], or with the `uuid` feature
+        /// from a `uuid::Uuid`) and then copied for free. Parsing accepts upper or lower case, with
+        /// or without braces, and trims surrounding whitespace; a bad value is an
+        #[doc = concat!("[`Error::InvalidInput`] naming `", $field, "`, never echoing the value.")]
+        /// It prints, and serializes, in the lowercase hyphenated form Power BI uses.
+        ///
+        /// ```
+        #[doc = concat!("use powerbi_embed::", stringify!($name), ";")]
+        #[doc = concat!("let id: ", stringify!($name), " = \"", $example, "\".parse()?;")]
+        #[doc = concat!("assert_eq!(id.to_string(), \"", $example, "\");")]
+        #[doc = concat!("let bad = \"not-an-id\".parse::<", stringify!($name), ">().unwrap_err();")]
+        #[doc = concat!("assert_eq!(bad.field(), Some(\"", $field, "\"));")]
+        /// # Ok::<(), powerbi_embed::Error>(())
+        /// ```
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Guid);
+
+        impl $name {
+            /// The field name a malformed id is reported under.
+            pub const FIELD: &'static str = $field;
+
+            /// The id from a 128-bit number (usable in `const` items).
+            pub const fn from_u128(value: u128) -> Self {
+                Self(Guid::from_u128(value))
+            }
+
+            /// The id as a plain [`Guid`].
+            pub const fn guid(self) -> Guid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+
+            fn from_str(s: &str) -> Result<Self> {
+                Guid::parse_field($field, s).map(Self)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = Error;
+
+            fn try_from(s: &str) -> Result<Self> {
+                s.parse()
+            }
+        }
+
+        impl From<Guid> for $name {
+            fn from(guid: Guid) -> Self {
+                Self(guid)
+            }
+        }
+
+        impl From<$name> for Guid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        #[cfg(feature = "uuid")]
+        impl From<uuid::Uuid> for $name {
+            fn from(id: uuid::Uuid) -> Self {
+                Self(Guid::from_u128(id.as_u128()))
+            }
+        }
+
+        #[cfg(feature = "uuid")]
+        impl From<$name> for uuid::Uuid {
+            fn from(id: $name) -> Self {
+                uuid::Uuid::from_u128(id.0.as_u128())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                self.0.serialize(serializer)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(|e: Error| serde::de::Error::custom(e))
+            }
+        }
+    };
+}
+
+item_id!(
+    /// A workspace (group) id.
+    WorkspaceId, "workspace_id", "f089354e-8366-4e18-aea3-4cb4a3a50b48"
+);
+item_id!(
+    /// A report id.
+    ReportId, "report_id", "5b218778-e7a5-4d73-8187-f10824047715"
+);
+item_id!(
+    /// A dataset (semantic model) id.
+    DatasetId, "dataset_id", "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
+);
+item_id!(
+    /// A dashboard id.
+    DashboardId, "dashboard_id", "69ffaa6c-b36d-4d01-96f5-1ed67c64d4af"
+);
+item_id!(
+    /// A dashboard tile id.
+    TileId, "tile_id", "312fbfe9-2eda-44e0-9ed0-ab5dc571bb4b"
+);
+item_id!(
+    /// A service principal profile id (sent as `X-PowerBI-Profile-Id`).
+    ProfileId, "profile_id", "dbe1e4c0-e1b6-4f6c-8b65-0e6f0b9f86b4"
+);
+item_id!(
+    /// A capacity id.
+    CapacityId, "capacity_id", "0f084df7-c13d-451b-af5f-ed0c466403b2"
+);
+item_id!(
+    /// An import id (the upload of a `.pbix` into a workspace).
+    ImportId, "import_id", "82d9a37a-2b45-4221-b012-cb109b8e30c7"
+);
+item_id!(
+    /// A gateway id (cloud data sources have one too).
+    GatewayId, "gateway_id", "1f69e798-5852-4fdd-ab01-33bb14b6e934"
+);
+item_id!(
+    /// A data source id, under its gateway.
+    DatasourceId, "datasource_id", "dc2f2dac-e5e2-4c37-af76-2a0bc10f16cb"
+);
+
 /// Checks a tenant: a GUID, or a domain such as `contoso.onmicrosoft.com`. `common`,
 /// `organizations` and `consumers` are refused: an app-only token needs a specific tenant, and a
 /// Power BI embed always lives in one.
@@ -286,5 +435,55 @@ mod tests {
         assert!(!err.to_string().contains(pasted_secret) && !format!("{err:?}").contains(pasted_secret), "{err}");
         assert!(err.to_string().contains("35 characters"), "{err}");
         assert!(Guid::parse_field("report_id", "  ").unwrap_err().to_string().contains("is empty"));
+    }
+
+    #[test]
+    fn item_ids_parse_once_and_name_their_field() {
+        let text = "5B218778-E7A5-4D73-8187-F10824047715";
+        let id: ReportId = format!(" {{{text}}}\n").parse().unwrap();
+        assert_eq!(id.to_string(), text.to_ascii_lowercase());
+        assert_eq!(format!("{id:?}"), format!("ReportId({})", text.to_ascii_lowercase()));
+        assert_eq!(Guid::from(id), text.parse::<Guid>().unwrap());
+        assert_eq!(ReportId::from(id.guid()), id);
+        assert_eq!(ReportId::try_from(text).unwrap(), id);
+        for (err, field) in [
+            ("x".parse::<WorkspaceId>().unwrap_err(), "workspace_id"),
+            ("x".parse::<ReportId>().unwrap_err(), "report_id"),
+            ("x".parse::<DatasetId>().unwrap_err(), "dataset_id"),
+            ("x".parse::<DashboardId>().unwrap_err(), "dashboard_id"),
+            ("x".parse::<TileId>().unwrap_err(), "tile_id"),
+            ("x".parse::<ProfileId>().unwrap_err(), "profile_id"),
+            ("x".parse::<CapacityId>().unwrap_err(), "capacity_id"),
+            ("x".parse::<ImportId>().unwrap_err(), "import_id"),
+            ("x".parse::<GatewayId>().unwrap_err(), "gateway_id"),
+            ("x".parse::<DatasourceId>().unwrap_err(), "datasource_id"),
+        ] {
+            assert_eq!(err.field(), Some(field));
+        }
+        let pasted_secret = "Abc8Q~not-a-guid-but-a-secret-value";
+        let err = pasted_secret.parse::<ProfileId>().unwrap_err();
+        assert!(!err.to_string().contains(pasted_secret) && !format!("{err:?}").contains(pasted_secret), "{err}");
+    }
+
+    #[test]
+    fn item_ids_serialize_as_text_and_refuse_bad_text_naming_the_field() {
+        let id = DatasetId::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, "\"01234567-89ab-cdef-0123-456789abcdef\"");
+        assert_eq!(serde_json::from_str::<DatasetId>(&json).unwrap(), id);
+        let err = serde_json::from_str::<DatasetId>("\"nope\"").unwrap_err().to_string();
+        assert!(err.contains("dataset_id") && err.contains("is not a GUID"), "{err}");
+        assert!(serde_json::from_str::<DatasetId>("42").is_err());
+    }
+
+    #[cfg(feature = "uuid")]
+    #[test]
+    fn item_ids_convert_to_and_from_uuid() {
+        let uuid = uuid::Uuid::parse_str("5b218778-e7a5-4d73-8187-f10824047715").unwrap();
+        let id = ReportId::from(uuid);
+        assert_eq!(id.to_string(), uuid.to_string());
+        assert_eq!(uuid::Uuid::from(id), uuid);
+        let workspace: WorkspaceId = uuid.into();
+        assert_eq!(workspace.guid(), id.guid());
     }
 }

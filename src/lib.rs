@@ -38,7 +38,10 @@ pub use error::{
     EntraError, Error, PowerBiError, PowerBiErrorDetail, Result, TransportError, TransportErrorKind, UnexpectedResponse,
 };
 pub use http::RetryPolicy;
-pub use ids::{Guid, InvalidGuid};
+pub use ids::{
+    CapacityId, DashboardId, DatasetId, DatasourceId, GatewayId, Guid, ImportId, InvalidGuid, ProfileId, ReportId,
+    TileId, WorkspaceId,
+};
 pub use powerbi::{
     AccessLevel, Capacity, CapacityState, Dashboard, Dataset, DatasourceIdentity, DatasourceSelector,
     EffectiveIdentity, EmbedConfig, EmbedToken, EmbedType, GenerateTokenRequest, GenerateTokenRequestBuilder,
