@@ -363,12 +363,12 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
             "report {} {:?}, dataset {}",
             report.id,
             report.name,
-            report.dataset_id.as_deref().unwrap_or("none (paginated?)")
+            report.dataset_id.map_or_else(|| "none (paginated?)".to_owned(), |d| d.to_string())
         ),
     ));
     let mut rls = (false, false);
     if let Some(dataset_id) = &report.dataset_id {
-        match setup.client.dataset(&setup.workspace, dataset_id).await {
+        match setup.client.dataset(&setup.workspace, &dataset_id.to_string()).await {
             Ok(dataset) => {
                 rls = (
                     dataset.is_effective_identity_required.unwrap_or(false),
@@ -405,7 +405,7 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
             if placeholder { " (placeholder: set POWERBI_RLS_USERNAME)" } else { "" },
             roles.join(", ")
         );
-        builder = builder.identity(EffectiveIdentity::new(username).datasets([dataset_id.clone()]).roles(roles));
+        builder = builder.identity(EffectiveIdentity::new(username).datasets([dataset_id.to_string()]).roles(roles));
     }
     let request = match builder.build() {
         Ok(request) => request,
@@ -484,7 +484,7 @@ async fn capacity_step(setup: &Setup) -> Step {
         }
         Err(e) => return Step::from_error(NAME, &e),
     };
-    let Some(capacity) = capacities.iter().find(|c| c.id.eq_ignore_ascii_case(&capacity_id)) else {
+    let Some(capacity) = capacities.iter().find(|c| c.id == capacity_id) else {
         return Step::ok(
             NAME,
             format!(

@@ -217,7 +217,7 @@ async fn identity(
                 for report_id in reports {
                     let report = client.report(workspace, report_id).await?;
                     identity = match (report.dataset_id, report.report_type) {
-                        (Some(dataset), _) => identity.datasets([dataset]),
+                        (Some(dataset), _) => identity.datasets([dataset.to_string()]),
                         (None, Some(ReportType::Paginated)) => identity.reports([report.id.to_string()]),
                         (None, _) => fail(format_args!(
                             "report {report_id} names no dataset; give --identity-dataset (the dataset the RLS rules are in)"

@@ -146,7 +146,7 @@ async fn a_live_dataset_gives_its_camel_case_embed_urls_to_qna_and_report_creati
 
     fake.serve("GET", dataset_path.clone(), dataset_file).await;
     let dataset = fake.client.dataset(dagster::WORKSPACE, dagster::DATASET).await.unwrap();
-    assert_eq!(dataset.id, dagster::DATASET);
+    assert_eq!(dataset.id.to_string(), dagster::DATASET);
     assert_eq!(dataset.qna_embed_url.as_deref(), live["qnaEmbedURL"].as_str());
     assert_eq!(dataset.create_report_embed_url.as_deref(), live["createReportEmbedURL"].as_str());
     assert_eq!(
@@ -232,9 +232,9 @@ async fn dataset_lists_read_in_both_recorded_forms() {
         let datasets = fake.client.datasets(learn::WORKSPACE).await.unwrap();
         let got: Vec<_> = datasets
             .iter()
-            .map(|d| (d.id.as_str(), d.is_effective_identity_required, d.qna_embed_url.as_ref().map(|_| true)))
+            .map(|d| (d.id.to_string(), d.is_effective_identity_required, d.qna_embed_url.as_ref().map(|_| true)))
             .collect();
-        assert_eq!(got, [expected], "{file}");
+        assert_eq!(got, [(expected.0.to_owned(), expected.1, expected.2)], "{file}");
     }
 }
 
@@ -255,7 +255,10 @@ async fn a_report_embed_config_from_microsofts_samples() {
     .await;
     let request = GenerateTokenRequest::report_view().build().unwrap();
     let config = fake.client.report_embed_config(learn::WORKSPACE, learn::REPORT, &request).await.unwrap();
-    assert_eq!((config.kind(), config.id()), (EmbedType::Report, Some(learn::REPORT)));
+    assert_eq!(
+        (config.kind(), config.id().map(|id| id.to_string())),
+        (EmbedType::Report, Some(learn::REPORT.to_owned()))
+    );
     assert_eq!(
         config.embed_url(),
         "https://app.powerbi.com/reportEmbed?reportId=5b218778-e7a5-4d73-8187-f10824047715&groupId=f089354e-8366-4e18-aea3-4cb4a3a50b48"
@@ -272,7 +275,7 @@ async fn reports_as_the_live_service_and_microsoft_describe_them() {
     fake.serve("GET", item(dagster::WORKSPACE, &format!("reports/{}", dagster::REPORT)), file).await;
     let report = fake.client.report(dagster::WORKSPACE, dagster::REPORT).await.unwrap();
     assert_eq!(report.report_type, Some(ReportType::PowerBi));
-    assert_eq!(report.dataset_id.as_deref(), Some(dagster::DATASET));
+    assert_eq!(report.dataset_id.map(|d| d.to_string()).as_deref(), Some(dagster::DATASET));
     assert_eq!(Some(report.embed_url.as_str()), recording(file).body_json()["embedUrl"].as_str());
 
     // A paginated report has no dataset (synthetic: see SOURCES.md).
@@ -313,7 +316,10 @@ async fn dashboard_and_tile_embed_configs_and_their_lists() {
     .await;
     let request = GenerateTokenRequest::dashboard().build().unwrap();
     let config = fake.client.dashboard_embed_config(learn::WORKSPACE, learn::DASHBOARD, &request).await.unwrap();
-    assert_eq!((config.kind(), config.id()), (EmbedType::Dashboard, Some(learn::DASHBOARD)));
+    assert_eq!(
+        (config.kind(), config.id().map(|id| id.to_string())),
+        (EmbedType::Dashboard, Some(learn::DASHBOARD.to_owned()))
+    );
     assert_eq!(
         config.embed_url(),
         "https://app.powerbi.com/dashboardEmbed?dashboardId=69ffaa6c-b36d-4d01-96f5-1ed67c64d4af&groupId=f089354e-8366-4e18-aea3-4cb4a3a50b48"
@@ -331,7 +337,7 @@ async fn dashboard_and_tile_embed_configs_and_their_lists() {
     let request = GenerateTokenRequest::tile().build().unwrap();
     let config =
         fake.client.tile_embed_config(learn::WORKSPACE, learn::DASHBOARD, learn::TILE, &request).await.unwrap();
-    assert_eq!((config.kind(), config.id()), (EmbedType::Tile, Some(learn::TILE)));
+    assert_eq!((config.kind(), config.id().map(|id| id.to_string())), (EmbedType::Tile, Some(learn::TILE.to_owned())));
     assert!(config.embed_url().starts_with("https://app.powerbi.com/embed?dashboardId="), "{}", config.embed_url());
 
     for (workspace, file, expected) in [

@@ -190,7 +190,7 @@ async fn profile_header_is_absent_unless_configured() {
     assert_eq!(reports.len(), 2);
     assert_eq!(reports[0].id.to_string(), REPORT);
     assert_eq!(reports[0].name, "Sales");
-    assert_eq!(reports[0].dataset_id.as_deref(), Some(DATASET));
+    assert_eq!(reports[0].dataset_id.map(|d| d.to_string()).as_deref(), Some(DATASET));
     assert_eq!(reports[0].report_type, Some(powerbi_embed::ReportType::PowerBi));
     assert_eq!(reports[1].report_type, Some(powerbi_embed::ReportType::Paginated));
 }
@@ -282,11 +282,14 @@ async fn workspace_and_capacities_lookups_send_the_exact_request() {
     let workspace = client.workspace(WORKSPACE).await.unwrap();
     assert_eq!(workspace.id.to_string(), WORKSPACE);
     assert_eq!(workspace.name, "Sample Group 1");
-    assert_eq!((workspace.is_on_dedicated_capacity, workspace.capacity_id.as_deref()), (Some(true), Some(CAPACITY)));
+    assert_eq!(
+        (workspace.is_on_dedicated_capacity, workspace.capacity_id.map(|c| c.to_string()).as_deref()),
+        (Some(true), Some(CAPACITY))
+    );
     let capacities = client.capacities().await.unwrap();
     assert_eq!(capacities.len(), 1);
     let capacity = &capacities[0];
-    assert_eq!((capacity.id.as_str(), capacity.display_name.as_str()), (CAPACITY, "MyCapacity"));
+    assert_eq!((capacity.id.to_string().as_str(), capacity.display_name.as_str()), (CAPACITY, "MyCapacity"));
     assert_eq!((capacity.sku.as_deref(), capacity.region.as_deref()), (Some("A1"), Some("West Central US")));
     assert_eq!(capacity.state, CapacityState::Active);
 }

@@ -1611,7 +1611,7 @@ fn lookups_parse_their_items_or_give_a_typed_error_never_a_panic() {
             Item::Tile => {
                 client.tile(FIXTURE_WORKSPACE, FIXTURE_DASHBOARD, FIXTURE_TILE).await.map(|t| t.id.to_string())
             }
-            Item::Dataset => client.dataset(FIXTURE_WORKSPACE, FIXTURE_DATASET).await.map(|d| d.id),
+            Item::Dataset => client.dataset(FIXTURE_WORKSPACE, FIXTURE_DATASET).await.map(|d| d.id.to_string()),
         };
         match (&outcome, verdict) {
             (Ok(id), Some(true) | None) => {

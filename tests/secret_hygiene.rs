@@ -524,7 +524,13 @@ fn debug_strings() -> Vec<(&'static str, String)> {
         ("StaticTokenCredential", format!("{:?}", StaticTokenCredential::new(STATIC_TOKEN, expires))),
         ("AccessToken", format!("{access_token:?}")),
         ("EmbedToken", format!("{embed_token:?}")),
-        ("EmbedConfig", format!("{:?}", EmbedConfig::report(Guid::from_u128(1), "https://e", embed_token.clone()))),
+        (
+            "EmbedConfig",
+            format!(
+                "{:?}",
+                EmbedConfig::report(powerbi_embed::ReportId::from_u128(1), "https://e", embed_token.clone())
+            ),
+        ),
         (
             "GenerateTokenRequest",
             format!("{:?}", GenerateTokenRequest::report_view().identity(identity.clone()).build().unwrap()),

@@ -396,7 +396,7 @@ impl PowerBiClient {
         tile_id: &str,
         request: &GenerateTokenRequest,
     ) -> Result<EmbedConfig> {
-        let dashboard = guid("dashboard_id", dashboard_id)?;
+        let dashboard = guid("dashboard_id", dashboard_id)?.into();
         let (tile, token) = tokio::try_join!(
             self.tile(workspace_id, dashboard_id, tile_id),
             self.tile_embed_token(workspace_id, dashboard_id, tile_id, request)

@@ -6,7 +6,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
 
-use crate::ids::Guid;
+use crate::ids::{DashboardId, DatasetId, Guid, ReportId, TileId};
 use crate::powerbi::models::EmbedToken;
 
 /// The `type` of an embed config.
@@ -46,10 +46,10 @@ const TOKEN_TYPE_EMBED: u8 = 1;
 /// is its purpose, so send it only to the user it was made for. `Debug` redacts the token.
 ///
 /// ```
-/// use powerbi_embed::{EmbedConfig, EmbedToken, Guid};
+/// use powerbi_embed::{EmbedConfig, EmbedToken, Guid, ReportId};
 /// use time::macros::datetime;
 /// let token = EmbedToken::new("H4sI...", Guid::from_u128(7), datetime!(2026-01-01 10:00 UTC));
-/// let config = EmbedConfig::report(Guid::from_u128(1), "https://app.powerbi.com/reportEmbed?reportId=1", token);
+/// let config = EmbedConfig::report(ReportId::from_u128(1), "https://app.powerbi.com/reportEmbed?reportId=1", token);
 /// let json = serde_json::to_value(&config).unwrap();
 /// assert_eq!(json["type"], "report");
 /// assert_eq!(json["tokenType"], 1);
@@ -60,12 +60,12 @@ const TOKEN_TYPE_EMBED: u8 = 1;
 #[derive(Clone)]
 pub struct EmbedConfig {
     kind: EmbedType,
-    id: Option<String>,
+    id: Option<Guid>,
     embed_url: String,
     token: EmbedToken,
-    dashboard_id: Option<Guid>,
-    dataset_ids: Vec<String>,
-    dataset_id: Option<String>,
+    dashboard_id: Option<DashboardId>,
+    dataset_ids: Vec<DatasetId>,
+    dataset_id: Option<DatasetId>,
 }
 
 impl EmbedConfig {
@@ -82,32 +82,32 @@ impl EmbedConfig {
     }
 
     /// A report config.
-    pub fn report(report_id: Guid, embed_url: impl Into<String>, token: EmbedToken) -> Self {
-        Self { id: Some(report_id.to_string()), ..Self::new(EmbedType::Report, embed_url, token) }
+    pub fn report(report_id: ReportId, embed_url: impl Into<String>, token: EmbedToken) -> Self {
+        Self { id: Some(report_id.guid()), ..Self::new(EmbedType::Report, embed_url, token) }
     }
 
     /// A report-creation config (for `powerbi.createReport`).
-    pub fn report_creation(dataset_id: impl Into<String>, embed_url: impl Into<String>, token: EmbedToken) -> Self {
-        Self { dataset_id: Some(dataset_id.into()), ..Self::new(EmbedType::Report, embed_url, token) }
+    pub fn report_creation(dataset_id: DatasetId, embed_url: impl Into<String>, token: EmbedToken) -> Self {
+        Self { dataset_id: Some(dataset_id), ..Self::new(EmbedType::Report, embed_url, token) }
     }
 
     /// A dashboard config.
-    pub fn dashboard(dashboard_id: Guid, embed_url: impl Into<String>, token: EmbedToken) -> Self {
-        Self { id: Some(dashboard_id.to_string()), ..Self::new(EmbedType::Dashboard, embed_url, token) }
+    pub fn dashboard(dashboard_id: DashboardId, embed_url: impl Into<String>, token: EmbedToken) -> Self {
+        Self { id: Some(dashboard_id.guid()), ..Self::new(EmbedType::Dashboard, embed_url, token) }
     }
 
     /// A tile config.
-    pub fn tile(dashboard_id: Guid, tile_id: Guid, embed_url: impl Into<String>, token: EmbedToken) -> Self {
+    pub fn tile(dashboard_id: DashboardId, tile_id: TileId, embed_url: impl Into<String>, token: EmbedToken) -> Self {
         Self {
-            id: Some(tile_id.to_string()),
+            id: Some(tile_id.guid()),
             dashboard_id: Some(dashboard_id),
             ..Self::new(EmbedType::Tile, embed_url, token)
         }
     }
 
     /// A Q&A config over one dataset.
-    pub fn qna(dataset_id: impl Into<String>, embed_url: impl Into<String>, token: EmbedToken) -> Self {
-        Self { dataset_ids: vec![dataset_id.into()], ..Self::new(EmbedType::Qna, embed_url, token) }
+    pub fn qna(dataset_id: DatasetId, embed_url: impl Into<String>, token: EmbedToken) -> Self {
+        Self { dataset_ids: vec![dataset_id], ..Self::new(EmbedType::Qna, embed_url, token) }
     }
 
     /// The embed type.
@@ -116,8 +116,8 @@ impl EmbedConfig {
     }
 
     /// The item id (none for Q&A and report creation).
-    pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+    pub fn id(&self) -> Option<Guid> {
+        self.id
     }
 
     /// The embed URL.

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::cache::Expiring;
 use crate::error::Result;
 use crate::http::Reply;
-use crate::ids::Guid;
+use crate::ids::{CapacityId, DashboardId, DatasetId, Guid, ReportId, TileId, WorkspaceId};
 use crate::secret::Secret;
 
 pub(crate) const SERVICE: &str = "Power BI";
@@ -159,7 +159,7 @@ pub enum ReportType {
 #[non_exhaustive]
 pub struct Report {
     /// The report id.
-    pub id: Guid,
+    pub id: ReportId,
     /// Its name.
     #[serde(default)]
     pub name: String,
@@ -169,9 +169,9 @@ pub struct Report {
     /// The URL to open it in Power BI.
     #[serde(default)]
     pub web_url: Option<String>,
-    /// The dataset it reads.
-    #[serde(default)]
-    pub dataset_id: Option<String>,
+    /// The dataset it reads (none for a paginated report without one).
+    #[serde(default, deserialize_with = "optional_id")]
+    pub dataset_id: Option<DatasetId>,
     /// Power BI or paginated.
     #[serde(default)]
     pub report_type: Option<ReportType>,
@@ -186,7 +186,7 @@ pub struct Report {
 #[non_exhaustive]
 pub struct Dashboard {
     /// The dashboard id.
-    pub id: Guid,
+    pub id: DashboardId,
     /// Its display name.
     #[serde(default)]
     pub display_name: String,
@@ -207,7 +207,7 @@ pub struct Dashboard {
 #[non_exhaustive]
 pub struct Tile {
     /// The tile id.
-    pub id: Guid,
+    pub id: TileId,
     /// Its title.
     #[serde(default)]
     pub title: Option<String>,
@@ -218,11 +218,11 @@ pub struct Tile {
     #[serde(default)]
     pub embed_data: Option<String>,
     /// The report it was pinned from.
-    #[serde(default)]
-    pub report_id: Option<Guid>,
+    #[serde(default, deserialize_with = "optional_id")]
+    pub report_id: Option<ReportId>,
     /// The dataset it reads.
-    #[serde(default)]
-    pub dataset_id: Option<String>,
+    #[serde(default, deserialize_with = "optional_id")]
+    pub dataset_id: Option<DatasetId>,
 }
 
 /// A dataset (semantic model) in a workspace.
@@ -236,7 +236,7 @@ pub struct Tile {
 pub struct Dataset {
     /// The dataset id.
     #[serde(alias = "Id")]
-    pub id: String,
+    pub id: DatasetId,
     /// Its name.
     #[serde(default, alias = "Name")]
     pub name: String,
@@ -283,7 +283,7 @@ pub struct Dataset {
 #[non_exhaustive]
 pub struct Workspace {
     /// The workspace id.
-    pub id: Guid,
+    pub id: WorkspaceId,
     /// Its name.
     #[serde(default)]
     pub name: String,
@@ -295,8 +295,8 @@ pub struct Workspace {
     #[serde(default)]
     pub is_on_dedicated_capacity: Option<bool>,
     /// The capacity it is assigned to, when it is on one.
-    #[serde(default)]
-    pub capacity_id: Option<String>,
+    #[serde(default, deserialize_with = "optional_id")]
+    pub capacity_id: Option<CapacityId>,
     /// Its kind (e.g. `Workspace`, `PersonalGroup`), when the answer carries one: the admin
     /// API's groups do, the sample response of "Groups - Get Group" does not.
     #[serde(default, rename = "type")]
@@ -339,7 +339,7 @@ pub enum CapacityState {
 #[non_exhaustive]
 pub struct Capacity {
     /// The capacity id.
-    pub id: String,
+    pub id: CapacityId,
     /// Its display name.
     #[serde(default)]
     pub display_name: String,
@@ -351,6 +351,23 @@ pub struct Capacity {
     /// Its Azure region, e.g. `West Central US`.
     #[serde(default)]
     pub region: Option<String>,
+}
+
+/// An optional reference to another item: absent, `null` and `""` are none (the service writes
+/// empty strings for missing references in places); anything else must be a GUID.
+fn optional_id<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: From<Guid>,
+{
+    let text = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse::<Guid>()
+            .map(|guid| Some(T::from(guid)))
+            .map_err(|_| serde::de::Error::custom("expected a GUID")),
+    }
 }
 
 /// The `{"value": [...]}` envelope of list answers.
@@ -368,17 +385,18 @@ mod casing_tests {
     use serde_json::json;
 
     const ID: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+    const DS: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
 
     #[test]
     fn report_reads_camel_case() {
         let report: Report = serde_json::from_value(json!({
-            "id": ID, "name": "n", "embedUrl": "e", "webUrl": "w", "datasetId": "d",
+            "id": ID, "name": "n", "embedUrl": "e", "webUrl": "w", "datasetId": DS,
             "reportType": "PaginatedReport", "description": "x", "isOwnedByMe": true
         }))
         .unwrap();
-        assert_eq!(report.id, ID.parse::<Guid>().unwrap());
+        assert_eq!(report.id, ID.parse::<ReportId>().unwrap());
         let fields = (report.name, report.embed_url, report.web_url, report.dataset_id, report.description);
-        assert_eq!(fields, ("n".into(), "e".into(), Some("w".into()), Some("d".into()), Some("x".into())));
+        assert_eq!(fields, ("n".into(), "e".into(), Some("w".into()), Some(DS.parse().unwrap()), Some("x".into())));
         assert_eq!(report.report_type, Some(ReportType::Paginated));
         let other: Report = serde_json::from_value(json!({"id": ID, "reportType": "Notebook"})).unwrap();
         assert_eq!(other.report_type, Some(ReportType::Other));
@@ -397,17 +415,24 @@ mod casing_tests {
     #[test]
     fn tile_reads_camel_case() {
         let tile: Tile = serde_json::from_value(json!({
-            "id": ID, "title": "t", "embedUrl": "e", "embedData": "{}", "reportId": ID, "datasetId": "d",
+            "id": ID, "title": "t", "embedUrl": "e", "embedData": "{}", "reportId": ID, "datasetId": DS,
             "rowSpan": 0, "colSpan": 0
         }))
         .unwrap();
         let fields = (tile.title, tile.embed_url, tile.embed_data, tile.report_id, tile.dataset_id);
-        assert_eq!(fields, (Some("t".into()), "e".into(), Some("{}".into()), Some(tile.id), Some("d".into())));
+        let expected =
+            (Some("t".into()), "e".into(), Some("{}".into()), Some(ID.parse().unwrap()), Some(DS.parse().unwrap()));
+        assert_eq!(fields, expected);
+        // A tile pinned from nothing (an image or a text box): the references are absent or empty.
+        let image: Tile = serde_json::from_value(json!({"id": ID, "reportId": "", "datasetId": null})).unwrap();
+        assert_eq!((image.report_id, image.dataset_id), (None, None));
+        let garbage = serde_json::from_value::<Tile>(json!({"id": ID, "datasetId": "d"})).unwrap_err();
+        assert!(garbage.to_string().contains("expected a GUID"), "{garbage}");
     }
 
     fn dataset_fields(d: Dataset) -> Vec<String> {
         vec![
-            d.id,
+            d.id.to_string(),
             d.name,
             format!("{:?}", d.qna_embed_url),
             format!("{:?}", d.create_report_embed_url),
@@ -425,19 +450,19 @@ mod casing_tests {
     #[test]
     fn dataset_reads_the_live_camel_case_and_the_swagger_pascal_case_alike() {
         let live = json!({
-            "id": "i", "name": "n", "qnaEmbedURL": "q", "createReportEmbedURL": "c", "webUrl": "w",
+            "id": DS, "name": "n", "qnaEmbedURL": "q", "createReportEmbedURL": "c", "webUrl": "w",
             "isEffectiveIdentityRequired": true, "isEffectiveIdentityRolesRequired": false, "isRefreshable": true,
             "isOnPremGatewayRequired": false, "createdDate": "2024-07-23T23:44:55.707Z", "targetStorageMode": "Abf",
             "configuredBy": "a@b.c", "addRowsAPIEnabled": false
         });
         let swagger = json!({
-            "Id": "i", "Name": "n", "QnaEmbedURL": "q", "CreateReportEmbedURL": "c", "WebUrl": "w",
+            "Id": DS, "Name": "n", "QnaEmbedURL": "q", "CreateReportEmbedURL": "c", "WebUrl": "w",
             "IsEffectiveIdentityRequired": true, "IsEffectiveIdentityRolesRequired": false, "IsRefreshable": true,
             "IsOnPremGatewayRequired": false, "CreatedDate": "2024-07-23T23:44:55.707Z", "TargetStorageMode": "Abf",
             "ConfiguredBy": "a@b.c"
         });
         let expected = [
-            "i",
+            DS,
             "n",
             "Some(\"q\")",
             "Some(\"c\")",
@@ -485,11 +510,15 @@ mod casing_tests {
             "name": "Sample Group 1", "type": "Workspace"
         }))
         .unwrap();
-        assert_eq!(workspace.id, "f089354e-8366-4e18-aea3-4cb4a3a50b48".parse::<Guid>().unwrap());
+        assert_eq!(workspace.id, "f089354e-8366-4e18-aea3-4cb4a3a50b48".parse::<WorkspaceId>().unwrap());
         let fields =
             (workspace.name, workspace.is_read_only, workspace.is_on_dedicated_capacity, workspace.capacity_id);
-        let expected =
-            ("Sample Group 1".into(), Some(false), Some(true), Some("0f084df7-c13d-451b-af5f-ed0c466403b2".into()));
+        let expected = (
+            "Sample Group 1".into(),
+            Some(false),
+            Some(true),
+            Some("0f084df7-c13d-451b-af5f-ed0c466403b2".parse().unwrap()),
+        );
         assert_eq!(fields, expected);
         assert_eq!(workspace.kind.as_deref(), Some("Workspace"));
         // Shared capacity, as in the sample response of "Groups - Get Groups".
@@ -509,7 +538,7 @@ mod casing_tests {
         }]}))
         .unwrap();
         let capacity = &list.value[0];
-        assert_eq!(capacity.id, "0f084df7-c13d-451b-af5f-ed0c466403b2");
+        assert_eq!(capacity.id.to_string(), "0f084df7-c13d-451b-af5f-ed0c466403b2");
         assert_eq!(capacity.display_name, "MyCapacity");
         assert_eq!((capacity.sku.as_deref(), capacity.region.as_deref()), (Some("A1"), Some("West Central US")));
         assert_eq!(capacity.state, CapacityState::Active);
@@ -525,7 +554,7 @@ mod casing_tests {
             ("NotActivated", CapacityState::Other),
         ];
         for (wire, state) in states {
-            let capacity: Capacity = serde_json::from_value(json!({"id": "c", "state": wire})).unwrap();
+            let capacity: Capacity = serde_json::from_value(json!({"id": ID, "state": wire})).unwrap();
             assert_eq!(capacity.state, state, "{wire}");
         }
     }

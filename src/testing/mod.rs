@@ -22,7 +22,7 @@
 //! let request = GenerateTokenRequest::report_view().build().unwrap();
 //! let config = powerbi.report_embed_config(fake.workspace_id(), fake.report_id(), &request).await.unwrap();
 //!
-//! assert_eq!(config.id(), Some(fake.report_id()));
+//! assert_eq!(config.id().map(|id| id.to_string()).as_deref(), Some(fake.report_id()));
 //! assert_eq!(fake.generate_token_count(), 1);
 //! let sent = fake.requests();
 //! assert!(sent.iter().any(|r| r.path.ends_with("/GenerateToken") && r.body.contains("\"accessLevel\":\"View\"")));
