@@ -459,7 +459,7 @@ async fn capacity_step(setup: &Setup) -> Step {
         Err(e) => return Step::from_error(NAME, &e),
     };
     let capacity_id = match (&workspace.is_on_dedicated_capacity, &workspace.capacity_id) {
-        (Some(true), Some(id)) => id.clone(),
+        (Some(true), Some(id)) => *id,
         _ => {
             return Step::fail(
                 NAME,
