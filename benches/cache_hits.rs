@@ -1,8 +1,12 @@
 //! Cache hits, the SDK's hottest paths: `AadClient::token()` with a cached Entra token (target
-//! median < 100 ns) and a repeated `report_embed_token` with the embed-token cache on (target
+//! median < 100 ns) and a repeated report `embed_token` with the embed-token cache on (target
 //! < 200 ns). Before timing, each counts its heap allocations over many hits and fails unless
-//! there are none: a hit may only bump reference counts. Two reference rows time what every
-//! hit must do anyway: read the system clock, and (embed tokens) parse a GUID.
+//! there are none: a hit may only bump reference counts. The embed hit is timed twice: with
+//! typed ids held by the caller (`embed_token`, the new API's path), and parsing the two ids
+//! from text on every call (`embed_token_from_text`, what the string API before typed ids did,
+//! so today's figures compare with earlier ones), and once more through a profile's view
+//! (`embed_token_as_profile`). Two reference rows time what every hit must do anyway: read the
+//! system clock, and (text ids) parse a GUID.
 //!
 //! `cargo bench --bench cache_hits`
 
@@ -14,7 +18,8 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use powerbi_embed::{
-    AadClient, EffectiveIdentity, GenerateTokenRequest, Guid, PowerBiClient, RefreshPolicy, StaticTokenCredential,
+    AadClient, DatasetId, EffectiveIdentity, GenerateTokenRequest, Guid, PowerBiClient, ProfileId, RefreshPolicy,
+    ReportId, StaticTokenCredential, WorkspaceId,
 };
 use support::counting_alloc::{allocations, CountingAllocator};
 use support::fixed_server::FixedServer;
@@ -77,16 +82,34 @@ fn embed_token_hit(c: &mut Criterion) {
         .build()
         .expect("client");
     let request = GenerateTokenRequest::report_view()
-        .identity(EffectiveIdentity::new("customer@contoso.com").role("Viewer").datasets([DATASETS[0]]))
+        .identity(EffectiveIdentity::new("customer@contoso.com").role("Viewer").datasets([dataset(DATASETS[0])]))
         .lifetime_minutes(30)
         .build()
         .expect("valid request");
-    let hit = || powerbi.report_embed_token(WORKSPACE, REPORTS[0], &request);
+    let (workspace, report) = (WORKSPACE.parse::<WorkspaceId>().unwrap(), REPORTS[0].parse::<ReportId>().unwrap());
+    let profile: ProfileId = "a7c2b6e1-4c9d-4e53-9f3a-0d1e2f3a4b5c".parse().unwrap();
+    let hit = || powerbi.workspace(workspace).report(report).embed_token(&request);
+    let from_text = || async {
+        let (workspace, report) = (WORKSPACE.parse()?, REPORTS[0].parse()?);
+        powerbi.workspace(workspace).report(report).embed_token(&request).await
+    };
+    let as_profile = || powerbi.as_profile(profile).workspace(workspace).report(report).embed_token(&request);
     runtime.block_on(hit()).expect("the first call fills the cache");
+    runtime.block_on(as_profile()).expect("the first call as the profile fills its entry");
 
     assert_hits_do_not_allocate("cache_hit/embed_token", &runtime, hit);
-    c.benchmark_group("cache_hit").bench_function("embed_token", |b| b.to_async(&runtime).iter(hit));
-    assert_eq!(powerbi_fake.requests(), 1, "every call after the first must be a hit");
+    assert_hits_do_not_allocate("cache_hit/embed_token_from_text", &runtime, from_text);
+    assert_hits_do_not_allocate("cache_hit/embed_token_as_profile", &runtime, as_profile);
+    let mut group = c.benchmark_group("cache_hit");
+    group.bench_function("embed_token", |b| b.to_async(&runtime).iter(hit));
+    group.bench_function("embed_token_from_text", |b| b.to_async(&runtime).iter(from_text));
+    group.bench_function("embed_token_as_profile", |b| b.to_async(&runtime).iter(as_profile));
+    group.finish();
+    assert_eq!(powerbi_fake.requests(), 2, "every call after the first of each profile must be a hit");
+}
+
+fn dataset(id: &str) -> DatasetId {
+    id.parse().expect("a dataset id")
 }
 
 /// Floors a hit cannot go below, for reading the figures above: every hit reads the system

@@ -1,8 +1,9 @@
 //! Building a `GenerateTokenRequestV2` with 3 reports, 2 datasets and 3 RLS identities:
 //! every rule checked and the body serialized (`build()` does both). Target: < 2 µs.
 //!
-//! `builder_and_build` is what a caller pays per request, from string ids to the serialized
-//! body; `build_only` leaves out filling the builder. Allocations per build are printed, not
+//! `builder_and_build` is what a caller pays per request, from string ids (parsed into typed
+//! ids, as a caller holding text would) to the serialized body; `build_only` leaves out filling
+//! the builder. Allocations per build are printed, not
 //! asserted: a request owns its serialized body, so some are expected.
 //!
 //! `cargo bench --bench request_build`
@@ -13,7 +14,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use powerbi_embed::{EffectiveIdentity, GenerateTokenRequestV2, GenerateTokenRequestV2Builder, XmlaPermissions};
+use powerbi_embed::{
+    DatasetId, EffectiveIdentity, GenerateTokenRequestV2, GenerateTokenRequestV2Builder, ReportId, XmlaPermissions,
+};
 use support::counting_alloc::{allocations, CountingAllocator};
 use support::fixtures::{DATASETS, REPORTS};
 
@@ -23,8 +26,8 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// The request of the issue: 3 reports (one editable), 2 datasets (one with XMLA) and 3
 /// identities with roles, datasets and, for one, custom data.
 fn three_reports_two_datasets_three_identities() -> GenerateTokenRequestV2Builder {
-    let [r1, r2, r3] = REPORTS;
-    let [d1, d2] = DATASETS;
+    let [r1, r2, r3] = REPORTS.map(|id| id.parse::<ReportId>().expect("a report id"));
+    let [d1, d2] = DATASETS.map(|id| id.parse::<DatasetId>().expect("a dataset id"));
     GenerateTokenRequestV2::builder()
         .report(r1)
         .report(r2)

@@ -35,6 +35,7 @@ use powerbi_embed::{
     AadClient, AccessToken, CapacityState, Cloud, CloudSettings, EffectiveIdentity, EmbedConfig, EnvironmentCredential,
     Error, GenerateTokenRequest, PowerBiClient,
 };
+use powerbi_embed::{PowerBiView, ProfileId, ReportId, WorkspaceId};
 use serde_json::{json, Value};
 use support::{env, Args};
 use time::OffsetDateTime;
@@ -156,8 +157,19 @@ struct Setup {
     aad: AadClient,
     client: PowerBiClient,
     cloud: Cloud,
-    workspace: String,
-    report: String,
+    workspace: WorkspaceId,
+    report: ReportId,
+    profile: Option<ProfileId>,
+}
+
+impl Setup {
+    /// The client, acting as the profile when one is set.
+    fn powerbi(&self) -> PowerBiView<'_> {
+        match self.profile {
+            Some(profile) => self.client.as_profile(profile),
+            None => self.client.view(),
+        }
+    }
 }
 
 struct Doctor {
@@ -279,8 +291,9 @@ async fn fake_setup(fault: Option<&str>) -> Result<(Setup, FakeServices, String)
         cloud: aad.cloud().clone(),
         aad,
         client,
-        workspace: fake.workspace_id().to_owned(),
-        report: fake.report_id().to_owned(),
+        workspace: fake.workspace_id(),
+        report: fake.report_id(),
+        profile: None,
     };
     Ok((setup, fake, detail))
 }
@@ -294,17 +307,19 @@ fn real_setup() -> Result<(Setup, String), Step> {
     let missing = |name: &str, what: &str| {
         Step::fail("settings", format!("{name} is not set"), name, format!("set {name} to {what}"))
     };
-    let workspace = env("POWERBI_WORKSPACE_ID")
-        .ok_or_else(|| missing("POWERBI_WORKSPACE_ID", "the workspace (group) id holding the report"))?;
-    let report =
-        env("POWERBI_REPORT_ID").ok_or_else(|| missing("POWERBI_REPORT_ID", "the id of the report to embed"))?;
+    let workspace: WorkspaceId = env("POWERBI_WORKSPACE_ID")
+        .ok_or_else(|| missing("POWERBI_WORKSPACE_ID", "the workspace (group) id holding the report"))?
+        .parse()
+        .map_err(settings_failed)?;
+    let report: ReportId = env("POWERBI_REPORT_ID")
+        .ok_or_else(|| missing("POWERBI_REPORT_ID", "the id of the report to embed"))?
+        .parse()
+        .map_err(settings_failed)?;
+    let profile = env("POWERBI_PROFILE_ID").map(|p| p.parse::<ProfileId>()).transpose().map_err(settings_failed)?;
     let aad = cloud_settings.apply(AadClient::builder(credential)).build().map_err(settings_failed)?;
     let mut builder = PowerBiClient::builder(aad.clone());
     if let Some(api) = env("POWERBI_API_URL") {
         builder = builder.api_base(api);
-    }
-    if let Some(profile) = env("POWERBI_PROFILE_ID") {
-        builder = builder.profile_id(profile);
     }
     let client = builder.build().map_err(settings_failed)?;
     let detail = format!(
@@ -314,7 +329,7 @@ fn real_setup() -> Result<(Setup, String), Step> {
         cloud_settings.cloud().name(),
         cloud_settings.authority_host()
     );
-    Ok((Setup { cloud: cloud_settings.cloud().clone(), aad, client, workspace, report }, detail))
+    Ok((Setup { cloud: cloud_settings.cloud().clone(), aad, client, workspace, report, profile }, detail))
 }
 
 async fn walk(doctor: &mut Doctor, setup: &Setup) {
@@ -334,7 +349,7 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
     }
 
     // Workspace access.
-    let reports = match setup.client.reports(&setup.workspace).await {
+    let reports = match setup.powerbi().workspace(setup.workspace).list_reports().await {
         Ok(reports) => reports,
         Err(e) => {
             doctor.record(Step::from_error("workspace", &e));
@@ -350,7 +365,7 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
     }
 
     // The report and its dataset.
-    let report = match setup.client.report(&setup.workspace, &setup.report).await {
+    let report = match setup.powerbi().workspace(setup.workspace).report(setup.report).get().await {
         Ok(report) => report,
         Err(e) => {
             doctor.record(Step::from_error("report", &e));
@@ -368,7 +383,7 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
     ));
     let mut rls = (false, false);
     if let Some(dataset_id) = &report.dataset_id {
-        match setup.client.dataset(&setup.workspace, &dataset_id.to_string()).await {
+        match setup.powerbi().workspace(setup.workspace).dataset(*dataset_id).get().await {
             Ok(dataset) => {
                 rls = (
                     dataset.is_effective_identity_required.unwrap_or(false),
@@ -405,7 +420,7 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
             if placeholder { " (placeholder: set POWERBI_RLS_USERNAME)" } else { "" },
             roles.join(", ")
         );
-        builder = builder.identity(EffectiveIdentity::new(username).datasets([dataset_id.to_string()]).roles(roles));
+        builder = builder.identity(EffectiveIdentity::new(username).datasets([*dataset_id]).roles(roles));
     }
     let request = match builder.build() {
         Ok(request) => request,
@@ -414,7 +429,8 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
             return;
         }
     };
-    let embed_token = match setup.client.report_embed_token(&setup.workspace, &setup.report, &request).await {
+    let embed_token = match setup.powerbi().workspace(setup.workspace).report(setup.report).embed_token(&request).await
+    {
         Ok(token) => token,
         Err(e) => {
             doctor.record(Step::from_error("generate-token", &e));
@@ -454,7 +470,7 @@ async fn walk(doctor: &mut Doctor, setup: &Setup) {
 /// the capacity itself.
 async fn capacity_step(setup: &Setup) -> Step {
     const NAME: &str = "capacity";
-    let workspace = match setup.client.workspace(&setup.workspace).await {
+    let workspace = match setup.powerbi().workspace(setup.workspace).get().await {
         Ok(workspace) => workspace,
         Err(e) => return Step::from_error(NAME, &e),
     };
@@ -470,7 +486,7 @@ async fn capacity_step(setup: &Setup) -> Step {
             )
         }
     };
-    let capacities = match setup.client.capacities().await {
+    let capacities = match setup.powerbi().list_capacities().await {
         Ok(capacities) => capacities,
         Err(Error::PowerBi(e)) if matches!(e.status, 401 | 403) => {
             return Step::ok(

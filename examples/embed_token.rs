@@ -19,8 +19,9 @@
 //!
 //! `--dataset` is the dataset a Create token builds on; with several `--report`s or a
 //! `--target-workspace` the datasets join a multi-resource (V2) token, and the output is a JSON
-//! array with one config per report. Credentials come from the `AZURE_*` variables;
-//! `POWERBI_API_URL` overrides the API base (e.g. a loopback fake).
+//! array with one config per report. `--profile` makes every call as that service principal
+//! profile. Credentials come from the `AZURE_*` variables; `POWERBI_API_URL` overrides the API
+//! base (e.g. a loopback fake).
 //!
 //! With `REDIS_URL` set, replicas share the Entra token and the embed tokens through Redis,
 //! sealed with the key in `POWERBI_CACHE_KEY` (base64 of 32 random bytes, the same everywhere;
@@ -30,10 +31,10 @@
 mod support;
 
 use powerbi_embed::{
-    AccessLevel, EffectiveIdentity, EmbedConfig, Error, GenerateTokenRequest, GenerateTokenRequestBuilder,
-    GenerateTokenRequestV2, PowerBiClient, ReportType,
+    DatasetId, EffectiveIdentity, EmbedConfig, Error, GenerateTokenRequest, GenerateTokenRequestBuilder,
+    GenerateTokenRequestV2, PowerBiView, ReportId, ReportType, TokenKind, WorkspaceHandle,
 };
-use support::{aad_from_env, fail, fail_with, powerbi_client, shared_cache_from_env, Args};
+use support::{aad_from_env, acting_as, fail, fail_with, parse_id, powerbi_client, shared_cache_from_env, Args};
 
 const FLAGS: &[&str] = &[
     "workspace",
@@ -52,123 +53,134 @@ const FLAGS: &[&str] = &[
     "target-workspace",
 ];
 
+/// What `--access-level` asks for.
+#[derive(PartialEq, Eq)]
+enum Access {
+    View,
+    Edit,
+    Create,
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse(FLAGS, &["allow-save-as"]);
     let workspace =
-        args.one("workspace").unwrap_or_else(|| fail("--workspace is required (the workspace id)")).to_owned();
+        parse_id(args.one("workspace").unwrap_or_else(|| fail("--workspace is required (the workspace id)")));
     let access = access_level(args.one("access-level"));
+    let profile = args.one("profile").map(parse_id);
+    let reports: Vec<ReportId> = args.all("report").into_iter().map(parse_id).collect();
     let shared = shared_cache_from_env().await;
-    let client = powerbi_client(aad_from_env(shared.as_ref()), args.one("profile"), shared.as_ref());
-    let reports = args.all("report");
-    let multi_resource =
-        reports.len() > 1 || args.one("target-workspace").is_some() || !args.all("target-workspace").is_empty();
+    let client = powerbi_client(aad_from_env(shared.as_ref()), shared.as_ref());
+    let powerbi = acting_as(&client, profile);
+    let multi_resource = reports.len() > 1 || !args.all("target-workspace").is_empty();
 
     let output = if multi_resource {
-        let configs = multi_resource_configs(&client, &args, &workspace).await.unwrap_or_else(|e| fail_with(e));
+        let configs =
+            multi_resource_configs(powerbi, &args, workspace, &reports).await.unwrap_or_else(|e| fail_with(e));
         serde_json::to_string_pretty(&configs)
     } else {
-        let config = single_config(&client, &args, &workspace, access, reports.first().copied())
-            .await
-            .unwrap_or_else(|e| fail_with(e));
+        let workspace = powerbi.workspace(workspace);
+        let config =
+            single_config(workspace, &args, access, reports.first().copied()).await.unwrap_or_else(|e| fail_with(e));
         serde_json::to_string_pretty(&config)
     };
     println!("{}", output.expect("embed configs serialize"));
 }
 
-fn access_level(value: Option<&str>) -> AccessLevel {
+fn access_level(value: Option<&str>) -> Access {
     match value.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("view") => AccessLevel::View,
-        Some("edit") => AccessLevel::Edit,
-        Some("create") => AccessLevel::Create,
+        None | Some("view") => Access::View,
+        Some("edit") => Access::Edit,
+        Some("create") => Access::Create,
         Some(other) => fail(format_args!("--access-level must be view, edit or create, not {other:?}")),
     }
 }
 
 async fn single_config(
-    client: &PowerBiClient,
+    workspace: WorkspaceHandle<'_>,
     args: &Args,
-    workspace: &str,
-    access: AccessLevel,
-    report: Option<&str>,
+    access: Access,
+    report: Option<ReportId>,
 ) -> Result<EmbedConfig, Error> {
     if let Some(dashboard) = args.one("dashboard") {
+        let dashboard = workspace.dashboard(parse_id(dashboard));
         return match args.one("tile") {
             Some(tile) => {
-                let identity = identity(client, workspace, args, RlsScope::NoSingleDataset("tile")).await?;
+                let identity = identity(workspace, args, RlsScope::NoSingleDataset("tile")).await?;
                 let request = common_options(GenerateTokenRequest::tile(), identity, args).build()?;
-                client.tile_embed_config(workspace, dashboard, tile, &request).await
+                dashboard.tile(parse_id(tile)).embed_config(&request).await
             }
             None => {
-                let identity = identity(client, workspace, args, RlsScope::NoSingleDataset("dashboard")).await?;
+                let identity = identity(workspace, args, RlsScope::NoSingleDataset("dashboard")).await?;
                 let request = common_options(GenerateTokenRequest::dashboard(), identity, args).build()?;
-                client.dashboard_embed_config(workspace, dashboard, &request).await
+                dashboard.embed_config(&request).await
             }
         };
     }
     if let Some(dataset) = args.one("qna-dataset") {
-        let identity = identity(client, workspace, args, RlsScope::Datasets(vec![dataset])).await?;
-        let request = common_options(GenerateTokenRequest::dataset(), identity, args).build()?;
-        return client.qna_embed_config(workspace, dataset, &request).await;
+        let dataset: DatasetId = parse_id(dataset);
+        let identity = identity(workspace, args, RlsScope::Datasets(vec![dataset])).await?;
+        let request = common_options(GenerateTokenRequest::qna(), identity, args).build()?;
+        return workspace.dataset(dataset).qna_config(&request).await;
     }
-    if access == AccessLevel::Create {
-        let dataset = args
-            .one("dataset")
-            .unwrap_or_else(|| fail("--access-level create needs --dataset (the dataset the new report builds on)"));
-        let identity = identity(client, workspace, args, RlsScope::Datasets(vec![dataset])).await?;
-        let request = common_options(GenerateTokenRequest::report_creation(dataset), identity, args).build()?;
-        return client.report_creation_embed_config(workspace, &request).await;
+    if access == Access::Create {
+        let dataset: DatasetId =
+            parse_id(args.one("dataset").unwrap_or_else(|| {
+                fail("--access-level create needs --dataset (the dataset the new report builds on)")
+            }));
+        let identity = identity(workspace, args, RlsScope::Datasets(vec![dataset])).await?;
+        let request = common_options(GenerateTokenRequest::report_creation(), identity, args).build()?;
+        return workspace.dataset(dataset).create_report_config(&request).await;
     }
     let report = report.unwrap_or_else(|| fail("one of --report, --dashboard or --qna-dataset is required"));
-    let builder = if access == AccessLevel::Edit {
-        GenerateTokenRequest::report_edit()
-    } else {
-        GenerateTokenRequest::report_view()
-    };
+    let builder =
+        if access == Access::Edit { GenerateTokenRequest::report_edit() } else { GenerateTokenRequest::report_view() };
     let builder = if args.has("allow-save-as") { builder.allow_save_as(true) } else { builder };
-    let identity = identity(client, workspace, args, RlsScope::Reports(vec![report])).await?;
+    let identity = identity(workspace, args, RlsScope::Reports(vec![report])).await?;
     let request = common_options(builder, identity, args).build()?;
-    client.report_embed_config(workspace, report, &request).await
+    workspace.report(report).embed_config(&request).await
 }
 
 /// One V2 token for every `--report` and `--dataset`, then one config per report.
 async fn multi_resource_configs(
-    client: &PowerBiClient,
+    powerbi: PowerBiView<'_>,
     args: &Args,
-    workspace: &str,
+    workspace: powerbi_embed::WorkspaceId,
+    reports: &[ReportId],
 ) -> Result<Vec<EmbedConfig>, Error> {
+    let workspace = powerbi.workspace(workspace);
+    let datasets: Vec<DatasetId> = args.all("dataset").into_iter().map(parse_id).collect();
     let mut builder = GenerateTokenRequestV2::builder();
-    for report in args.all("report") {
-        builder = builder.report(report);
+    for report in reports {
+        builder = builder.report(*report);
     }
-    for dataset in args.all("dataset") {
-        builder = builder.dataset(dataset);
+    for dataset in &datasets {
+        builder = builder.dataset(*dataset);
     }
     for target in args.all("target-workspace") {
-        builder = builder.target_workspace(target);
+        builder = builder.target_workspace(parse_id(target));
     }
-    let datasets = args.all("dataset");
-    let scope = if datasets.is_empty() { RlsScope::Reports(args.all("report")) } else { RlsScope::Datasets(datasets) };
-    if let Some(identity) = identity(client, workspace, args, scope).await? {
+    let scope = if datasets.is_empty() { RlsScope::Reports(reports.to_vec()) } else { RlsScope::Datasets(datasets) };
+    if let Some(identity) = identity(workspace, args, scope).await? {
         builder = builder.identity(identity);
     }
     if let Some(minutes) = lifetime(args) {
         builder = builder.lifetime_minutes(minutes);
     }
-    let token = client.embed_token(&builder.build()?).await?;
+    let token = powerbi.embed_token(&builder.build()?).await?;
     let mut configs = Vec::new();
-    for report_id in args.all("report") {
-        let report = client.report(workspace, report_id).await?;
+    for report_id in reports {
+        let report = workspace.report(*report_id).get().await?;
         configs.push(EmbedConfig::report(report.id, report.embed_url, token.clone()));
     }
     Ok(configs)
 }
 
-fn common_options(
-    mut builder: GenerateTokenRequestBuilder,
+fn common_options<K: TokenKind>(
+    mut builder: GenerateTokenRequestBuilder<K>,
     identity: Option<EffectiveIdentity>,
     args: &Args,
-) -> GenerateTokenRequestBuilder {
+) -> GenerateTokenRequestBuilder<K> {
     if let Some(identity) = identity {
         builder = builder.identity(identity);
     }
@@ -179,11 +191,11 @@ fn common_options(
 }
 
 /// What an RLS identity applies to when `--identity-dataset` is not given.
-enum RlsScope<'a> {
+enum RlsScope {
     /// Datasets the command already names.
-    Datasets(Vec<&'a str>),
+    Datasets(Vec<DatasetId>),
     /// Reports to look up: each one's dataset, or the report itself when it is paginated.
-    Reports(Vec<&'a str>),
+    Reports(Vec<ReportId>),
     /// An item with no single dataset behind it (a dashboard or a tile).
     NoSingleDataset(&'static str),
 }
@@ -192,10 +204,9 @@ enum RlsScope<'a> {
 /// (and so does `build()`), so one is always filled in or the command stops, saying which flag
 /// is missing, before any token is requested.
 async fn identity(
-    client: &PowerBiClient,
-    workspace: &str,
+    workspace: WorkspaceHandle<'_>,
     args: &Args,
-    scope: RlsScope<'_>,
+    scope: RlsScope,
 ) -> Result<Option<EffectiveIdentity>, Error> {
     let username = args.one("username");
     let has_identity_options =
@@ -209,16 +220,16 @@ async fn identity(
     let mut identity = EffectiveIdentity::new(username).roles(args.all("role"));
     let given = args.all("identity-dataset");
     if !given.is_empty() {
-        identity = identity.datasets(given);
+        identity = identity.datasets(given.into_iter().map(parse_id));
     } else {
         match scope {
             RlsScope::Datasets(datasets) => identity = identity.datasets(datasets),
             RlsScope::Reports(reports) => {
                 for report_id in reports {
-                    let report = client.report(workspace, report_id).await?;
+                    let report = workspace.report(report_id).get().await?;
                     identity = match (report.dataset_id, report.report_type) {
-                        (Some(dataset), _) => identity.datasets([dataset.to_string()]),
-                        (None, Some(ReportType::Paginated)) => identity.reports([report.id.to_string()]),
+                        (Some(dataset), _) => identity.datasets([dataset]),
+                        (None, Some(ReportType::Paginated)) => identity.reports([report.id]),
                         (None, _) => fail(format_args!(
                             "report {report_id} names no dataset; give --identity-dataset (the dataset the RLS rules are in)"
                         )),

@@ -13,7 +13,7 @@ mod support;
 
 use powerbi_embed::testing::FakeServices;
 use powerbi_embed::GenerateTokenRequest;
-use support::{aad_from_env, env, fail_with, powerbi_client, require_env};
+use support::{aad_from_env, acting_as, env, fail_with, parse_id, powerbi_client, require_env};
 
 #[tokio::main]
 async fn main() {
@@ -26,12 +26,13 @@ async fn main() {
             fake.api_base()
         );
         let client = fake.powerbi_client();
-        client.report_embed_config(fake.workspace_id(), fake.report_id(), &request).await
+        client.workspace(fake.workspace_id()).report(fake.report_id()).embed_config(&request).await
     } else {
-        let workspace = require_env("POWERBI_WORKSPACE_ID", "the workspace (group) id holding the report");
-        let report = require_env("POWERBI_REPORT_ID", "the report to embed");
-        let client = powerbi_client(aad_from_env(None), env("POWERBI_PROFILE_ID").as_deref(), None);
-        client.report_embed_config(&workspace, &report, &request).await
+        let workspace = parse_id(&require_env("POWERBI_WORKSPACE_ID", "the workspace (group) id holding the report"));
+        let report = parse_id(&require_env("POWERBI_REPORT_ID", "the report to embed"));
+        let profile = env("POWERBI_PROFILE_ID").map(|p| parse_id(&p));
+        let client = powerbi_client(aad_from_env(None), None);
+        acting_as(&client, profile).workspace(workspace).report(report).embed_config(&request).await
     };
     let config = config.unwrap_or_else(|e| fail_with(e));
     println!("{}", serde_json::to_string_pretty(&config).expect("an embed config serializes"));

@@ -489,7 +489,8 @@ pub enum TransportErrorKind {
     Timeout,
     /// The connection broke while the request or response was in flight.
     Interrupted,
-    /// The call's deadline passed (the client's `call_timeout`, which bounds a whole token or
+    /// The call's deadline passed (the client's `call_timeout`, or the `deadline` of the
+    /// [`PowerBiView`](crate::PowerBiView) it was made through, which bounds a whole token or
     /// embed call: every request, attempt and wait in it). A request may have been sent.
     Deadline,
 }
@@ -515,9 +516,10 @@ impl TransportError {
         Self { kind, service, maybe_sent: kind != TransportErrorKind::Connect, attempts: 1, message }
     }
 
-    /// A call that did not finish within its `call_timeout`.
-    pub(crate) fn deadline(service: &'static str, budget: Duration) -> Self {
-        let message = format!("not finished within {} (call_timeout)", seconds(budget));
+    /// A call that did not finish within its budget, set by `setting` (`call_timeout`, or a
+    /// view's `deadline`).
+    pub(crate) fn deadline(service: &'static str, budget: Duration, setting: &str) -> Self {
+        let message = format!("not finished within {} ({setting})", seconds(budget));
         Self::new(service, TransportErrorKind::Deadline, message)
     }
 

@@ -43,10 +43,11 @@ pub use ids::{
     TileId, WorkspaceId,
 };
 pub use powerbi::{
-    AccessLevel, Capacity, CapacityState, Dashboard, Dataset, DatasourceIdentity, DatasourceSelector,
-    EffectiveIdentity, EmbedConfig, EmbedToken, EmbedType, GenerateTokenRequest, GenerateTokenRequestBuilder,
-    GenerateTokenRequestV2, GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, Report, ReportType,
-    Tile, TokenTarget, Workspace, XmlaPermissions,
+    AccessLevel, Capacity, CapacityState, Dashboard, DashboardHandle, Dataset, DatasetHandle, DatasourceIdentity,
+    DatasourceSelector, EffectiveIdentity, EmbedConfig, EmbedToken, EmbedType, ForDashboard, ForQna, ForReport,
+    ForReportCreation, ForTile, GenerateTokenRequest, GenerateTokenRequestBuilder, GenerateTokenRequestV2,
+    GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, PowerBiView, Report, ReportHandle, ReportType,
+    Tile, TileHandle, TokenKind, Workspace, WorkspaceHandle, XmlaPermissions,
 };
 pub use secret::Secret;
 /// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).

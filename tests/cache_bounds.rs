@@ -16,13 +16,14 @@ use powerbi_embed::{
     AadClient, AccessToken, Clock, GenerateTokenRequest, ManagedIdentityCredential, ManagedIdentityId, ManualClock,
     MemoryStore, PowerBiClient, RetryPolicy, SharedCache, StoreError, TokenCredential, TokenRequestContext, TokenStore,
 };
+use powerbi_embed::{ProfileId, ReportId, WorkspaceId};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 const KEY: [u8; 32] = [0x3c; 32];
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
 
 /// A credential that issues `t1`, `t2`, ... each valid for an hour by the manual clock, and
 /// counts the requests.
@@ -155,16 +156,21 @@ async fn an_embed_call_on_another_replica_is_sent_with_a_fresh_entra_token_and_t
         PowerBiClient::builder(aad).api_base(powerbi.uri()).build().unwrap()
     };
     let request = GenerateTokenRequest::report_view().lifetime_minutes(30).build().unwrap();
-    client(SharedCache::new(store.clone(), KEY)).report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+    client(SharedCache::new(store.clone(), KEY))
+        .workspace(WORKSPACE)
+        .report(REPORT)
+        .embed_token(&request)
+        .await
+        .unwrap();
 
     // 40 minutes later a second replica needs 31 minutes: the stored Entra token (20 left) is
     // not used; a fresh one is, and later calls are served from the replica's own cache.
     clock.advance(Duration::from_secs(40 * 60));
     let second = client(SharedCache::new(store.clone(), KEY));
-    second.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+    second.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap();
     let reads = store.gets.load(Ordering::SeqCst);
     for _ in 0..2 {
-        second.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+        second.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap();
     }
     assert_eq!(store.gets.load(Ordering::SeqCst), reads, "local hits do not read the store");
 }
@@ -323,7 +329,7 @@ async fn an_entra_outage_shortens_embed_tokens_down_to_the_floor_without_a_reque
     let client =
         PowerBiClient::builder(aad.clone()).api_base(powerbi.uri()).retry_policy(RetryPolicy::none()).build().unwrap();
     let request = GenerateTokenRequest::report_view().lifetime_minutes(30).build().unwrap();
-    let embed = || client.report_embed_token(WORKSPACE, REPORT, &request);
+    let embed = || client.workspace(WORKSPACE).report(REPORT).embed_token(&request);
 
     // Entra request 1 (200).
     embed().await.unwrap();
@@ -432,28 +438,20 @@ async fn ids_with_surrounding_whitespace_work_on_every_path_and_malformed_ones_a
         .mount(&powerbi)
         .await;
     let aad = aad_client(&entra, powerbi_embed::ClientSecretCredential::new(TENANT, CLIENT, "s").unwrap(), &clock);
-    let client = PowerBiClient::builder(aad.clone())
-        .api_base(powerbi.uri())
-        .profile_id(format!(" {profile}\n"))
-        .build()
-        .unwrap();
-    // The builder trimmed the profile id; the lookup trims its ids the same way.
-    let report = client.report(&format!("{WORKSPACE}\n"), &format!("\t{REPORT} ")).await.unwrap();
-    assert_eq!(report.id.to_string(), REPORT);
+    let client = PowerBiClient::builder(aad.clone()).api_base(powerbi.uri()).build().unwrap();
+    // Ids from a file or an environment variable: trimmed where they are parsed, on every path.
+    let profile: ProfileId = format!(" {profile}\n").parse().unwrap();
+    let workspace: WorkspaceId = format!("{WORKSPACE}\n").parse().unwrap();
+    let report_id: ReportId = format!("\t{REPORT} ").parse().unwrap();
+    let report = client.as_profile(profile).workspace(workspace).report(report_id).get().await.unwrap();
+    assert_eq!(report.id, REPORT);
 
     let pasted_secret = "Abc8Q~not-a-guid-but-a-secret-value";
     let errors = [
-        PowerBiClient::builder(aad.clone()).profile_id(pasted_secret).build().unwrap_err(),
-        client.report(pasted_secret, REPORT).await.unwrap_err(),
-        client.report(WORKSPACE, pasted_secret).await.unwrap_err(),
-        client
-            .report_embed_token(
-                WORKSPACE,
-                &format!(" {pasted_secret} "),
-                &GenerateTokenRequest::report_view().build().unwrap(),
-            )
-            .await
-            .unwrap_err(),
+        pasted_secret.parse::<ProfileId>().unwrap_err(),
+        pasted_secret.parse::<WorkspaceId>().unwrap_err(),
+        pasted_secret.parse::<ReportId>().unwrap_err(),
+        format!(" {pasted_secret} ").parse::<ReportId>().unwrap_err(),
         ManagedIdentityCredential::new(ManagedIdentityId::ObjectId(pasted_secret.into())).unwrap_err(),
     ];
     let fields = ["profile_id", "workspace_id", "report_id", "report_id", "object_id"];

@@ -16,14 +16,15 @@ use powerbi_embed::{
     AadClient, ClientSecretCredential, Clock, DeviceCodeCredential, Error, GenerateTokenRequest, ManualClock,
     PowerBiClient, RetryPolicy, TransportErrorKind,
 };
+use powerbi_embed::{ReportId, WorkspaceId};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
 const SECRET: &str = "call-deadline-client-secret";
 
 /// Turns a hang into a failure; never reached when the deadline works.
@@ -135,7 +136,7 @@ async fn an_embed_call_counts_its_entra_token_and_its_power_bi_request_against_o
         .unwrap();
     let powerbi = PowerBiClient::builder(aad).api_base(powerbi_url).build().unwrap();
     let request = GenerateTokenRequest::report_view().build().unwrap();
-    let call = tokio::spawn(async move { powerbi.report_embed_token(WORKSPACE, REPORT, &request).await });
+    let call = tokio::spawn(async move { powerbi.workspace(WORKSPACE).report(REPORT).embed_token(&request).await });
     accepted.recv().await.unwrap();
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(20)], "the Entra leg waited 20 s of the 30");
 

@@ -25,6 +25,12 @@ fn example(name: &str) -> Command {
     command
 }
 
+/// An id of the fake as the command line takes it. Leaked, so it can sit in the argument lists
+/// the tests build: a test process makes a handful.
+fn text(id: impl std::fmt::Display) -> &'static str {
+    Box::leak(id.to_string().into_boxed_str())
+}
+
 async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
 }
@@ -84,7 +90,7 @@ async fn quickstart_with_azure_settings_needs_the_workspace() {
 
     let mut command = example("quickstart");
     fake_env(&mut command, &fake);
-    command.env("POWERBI_WORKSPACE_ID", fake.workspace_id()).env("POWERBI_REPORT_ID", fake.report_id());
+    command.env("POWERBI_WORKSPACE_ID", text(fake.workspace_id())).env("POWERBI_REPORT_ID", text(fake.report_id()));
     assert_embed_config(&stdout_json(&run(command).await), "report");
     assert_eq!(fake.generate_token_count(), 1);
 }
@@ -145,7 +151,7 @@ async fn the_examples_read_powerbi_cloud_and_azure_authority_host_together() {
         let mut command = example(name);
         fake_env(&mut command, &fake);
         command.env("AZURE_AUTHORITY_HOST", "login.microsoftonline.us");
-        command.args(if name == "embed_token" { vec!["--workspace", fake.workspace_id()] } else { vec![] });
+        command.args(if name == "embed_token" { vec!["--workspace", text(fake.workspace_id())] } else { vec![] });
         let stderr = one_line_failure(&run(command).await);
         assert!(
             stderr.contains("AZURE_AUTHORITY_HOST: login.microsoftonline.us is the US Government sign-in host")
@@ -165,8 +171,13 @@ async fn the_examples_read_powerbi_cloud_and_azure_authority_host_together() {
 #[tokio::test(flavor = "multi_thread")]
 async fn embed_token_covers_every_item_kind() {
     let fake = FakeServices::start().await;
-    let (ws, report, dataset, dashboard, tile) =
-        (fake.workspace_id(), fake.report_id(), fake.dataset_id(), fake.dashboard_id(), fake.tile_id());
+    let (ws, report, dataset, dashboard, tile) = (
+        text(fake.workspace_id()),
+        text(fake.report_id()),
+        text(fake.dataset_id()),
+        text(fake.dashboard_id()),
+        text(fake.tile_id()),
+    );
     let create_body = format!(r#"{{"accessLevel":"Create","datasetId":"{dataset}"}}"#);
     let identity_body = format!(
         r#"{{"accessLevel":"View","identities":[{{"username":"u@contoso.com","roles":["R1","R2"],"datasets":["{dataset}"],"customData":"x"}}]}}"#
@@ -224,7 +235,7 @@ fn last_generate_token_body(fake: &FakeServices) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn embed_token_username_without_identity_dataset_uses_the_dataset_the_command_names() {
     let fake = FakeServices::start().await;
-    let (ws, report, dataset) = (fake.workspace_id(), fake.report_id(), fake.dataset_id());
+    let (ws, report, dataset) = (text(fake.workspace_id()), text(fake.report_id()), text(fake.dataset_id()));
     let report_path = format!("/v1.0/myorg/groups/{ws}/reports/{report}");
     // A report: its dataset, looked up before the token is requested.
     let cases: Vec<Vec<&str>> = vec![
@@ -261,8 +272,8 @@ async fn embed_token_username_without_identity_dataset_uses_the_dataset_the_comm
     // A dashboard or tile has no single dataset: refused, naming the flag, before any token.
     let before = fake.generate_token_count();
     for args in [
-        vec!["--dashboard", fake.dashboard_id(), "--username", "u@contoso.com"],
-        vec!["--dashboard", fake.dashboard_id(), "--tile", fake.tile_id(), "--username", "u@contoso.com"],
+        vec!["--dashboard", text(fake.dashboard_id()), "--username", "u@contoso.com"],
+        vec!["--dashboard", text(fake.dashboard_id()), "--tile", text(fake.tile_id()), "--username", "u@contoso.com"],
     ] {
         let mut command = example("embed_token");
         fake_env(&mut command, &fake);
@@ -280,13 +291,13 @@ async fn embed_token_multi_resource_prints_one_config_per_report() {
     fake_env(&mut command, &fake);
     command.args([
         "--workspace",
-        fake.workspace_id(),
+        text(fake.workspace_id()),
         "--report",
-        fake.report_id(),
+        text(fake.report_id()),
         "--dataset",
-        fake.dataset_id(),
+        text(fake.dataset_id()),
         "--target-workspace",
-        fake.workspace_id(),
+        text(fake.workspace_id()),
     ]);
     let configs = stdout_json(&run(command).await);
     let configs = configs.as_array().unwrap();
@@ -294,33 +305,57 @@ async fn embed_token_multi_resource_prints_one_config_per_report() {
     assert_embed_config(&configs[0], "report");
     let sent = fake.requests().into_iter().find(|r| r.path == "/v1.0/myorg/GenerateToken").unwrap();
     let body: Value = serde_json::from_str(&sent.body).unwrap();
-    assert_eq!(body["reports"][0]["id"], fake.report_id());
-    assert_eq!(body["datasets"][0]["id"], fake.dataset_id());
-    assert_eq!(body["targetWorkspaces"][0]["id"], fake.workspace_id());
+    assert_eq!(body["reports"][0]["id"], text(fake.report_id()));
+    assert_eq!(body["datasets"][0]["id"], text(fake.dataset_id()));
+    assert_eq!(body["targetWorkspaces"][0]["id"], text(fake.workspace_id()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn embed_token_rejects_bad_arguments_and_reports_service_errors() {
     let fake = FakeServices::start().await;
     let bad: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--report", fake.report_id()], "--workspace"),
+        (vec!["--report", text(fake.report_id())], "--workspace"),
         (
-            vec!["--workspace", fake.workspace_id(), "--report", fake.report_id(), "--access-level", "admin"],
+            vec![
+                "--workspace",
+                text(fake.workspace_id()),
+                "--report",
+                text(fake.report_id()),
+                "--access-level",
+                "admin",
+            ],
             "--access-level",
         ),
-        (vec!["--workspace", fake.workspace_id(), "--report", "not-a-guid"], "report_id"),
+        (vec!["--workspace", text(fake.workspace_id()), "--report", "not-a-guid"], "report_id"),
         (
-            vec!["--workspace", fake.workspace_id(), "--report", fake.report_id(), "--lifetime-minutes", "0"],
+            vec![
+                "--workspace",
+                text(fake.workspace_id()),
+                "--report",
+                text(fake.report_id()),
+                "--lifetime-minutes",
+                "0",
+            ],
             "lifetimeInMinutes",
         ),
-        (vec!["--workspace", fake.workspace_id(), "--report", fake.report_id(), "--role", "R"], "--username"),
         (
-            vec!["--workspace", fake.workspace_id(), "--report", fake.report_id(), "--username", "two words"],
+            vec!["--workspace", text(fake.workspace_id()), "--report", text(fake.report_id()), "--role", "R"],
+            "--username",
+        ),
+        (
+            vec![
+                "--workspace",
+                text(fake.workspace_id()),
+                "--report",
+                text(fake.report_id()),
+                "--username",
+                "two words",
+            ],
             "identities[0].username",
         ),
-        (vec!["--workspace", fake.workspace_id(), "--access-level", "create"], "--dataset"),
-        (vec!["--workspace", fake.workspace_id(), "--bogus"], "--bogus"),
-        (vec!["--workspace", fake.workspace_id()], "--report"),
+        (vec!["--workspace", text(fake.workspace_id()), "--access-level", "create"], "--dataset"),
+        (vec!["--workspace", text(fake.workspace_id()), "--bogus"], "--bogus"),
+        (vec!["--workspace", text(fake.workspace_id())], "--report"),
     ];
     for (args, expected) in bad {
         let mut command = example("embed_token");
@@ -333,7 +368,7 @@ async fn embed_token_rejects_bad_arguments_and_reports_service_errors() {
 
     let mut command = example("embed_token");
     fake_env(&mut command, &fake);
-    command.args(["--workspace", fake.workspace_id(), "--report", "00000000-0000-4000-8000-000000000404"]);
+    command.args(["--workspace", text(fake.workspace_id()), "--report", "00000000-0000-4000-8000-000000000404"]);
     let stderr = one_line_failure(&run(command).await);
     assert!(stderr.contains("PowerBIEntityNotFound") && stderr.contains("RequestId"), "{stderr}");
 }
@@ -357,7 +392,7 @@ async fn redis_url_without_a_usable_cache_key_is_refused_naming_powerbi_cache_ke
             command.env("POWERBI_CACHE_KEY", key);
         }
         if name == "embed_token" {
-            command.args(["--workspace", fake.workspace_id(), "--report", fake.report_id()]);
+            command.args(["--workspace", text(fake.workspace_id()), "--report", text(fake.report_id())]);
         }
         let stderr = one_line_failure(&run(command).await);
         assert!(stderr.contains("POWERBI_CACHE_KEY") && stderr.contains(expected), "{name} {key:?}: {stderr}");
@@ -374,7 +409,7 @@ async fn an_unreachable_redis_is_one_warning_and_the_token_is_fetched_directly()
     command
         .env("REDIS_URL", format!("redis://:pa55w0rd@127.0.0.1:{}", free_port()))
         .env("POWERBI_CACHE_KEY", CACHE_KEY_B64)
-        .args(["--workspace", fake.workspace_id(), "--report", fake.report_id()]);
+        .args(["--workspace", text(fake.workspace_id()), "--report", text(fake.report_id())]);
     let output = run(command).await;
     assert_embed_config(&stdout_json(&output), "report");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -396,9 +431,9 @@ async fn two_embed_token_processes_share_one_entra_token_and_one_embed_token_thr
         if name == "embed_token" {
             command.args([
                 "--workspace",
-                fake.workspace_id(),
+                text(fake.workspace_id()),
                 "--report",
-                fake.report_id(),
+                text(fake.report_id()),
                 "--username",
                 "u@contoso.com",
             ]);
@@ -632,7 +667,7 @@ async fn doctor_with_capacities_answer(answer: wiremock::ResponseTemplate) -> (D
         .await;
     let mut command = example("doctor");
     fake_env(&mut command, &fake);
-    command.env("POWERBI_WORKSPACE_ID", fake.workspace_id()).env("POWERBI_REPORT_ID", fake.report_id());
+    command.env("POWERBI_WORKSPACE_ID", text(fake.workspace_id())).env("POWERBI_REPORT_ID", text(fake.report_id()));
     (DoctorReport::of(&run(command).await), fake)
 }
 
@@ -747,7 +782,7 @@ async fn doctor_prints_no_secret_and_no_token() {
     for json in [false, true] {
         let mut command = example("doctor");
         fake_env(&mut command, &fake);
-        command.env("POWERBI_WORKSPACE_ID", fake.workspace_id()).env("POWERBI_REPORT_ID", fake.report_id());
+        command.env("POWERBI_WORKSPACE_ID", text(fake.workspace_id())).env("POWERBI_REPORT_ID", text(fake.report_id()));
         if json {
             command.arg("--json");
         }
@@ -779,7 +814,7 @@ async fn doctor_with_azure_settings_needs_the_report_to_try() {
     let fake = FakeServices::start().await;
     let mut command = example("doctor");
     fake_env(&mut command, &fake);
-    command.env("POWERBI_WORKSPACE_ID", fake.workspace_id());
+    command.env("POWERBI_WORKSPACE_ID", text(fake.workspace_id()));
     let report = DoctorReport::of(&run(command).await);
     assert_eq!(report.code, Some(1));
     let (line, fix) = report.failure();

@@ -16,13 +16,14 @@ use powerbi_embed::{
     ClientSecretCredential, Clock, Error, GenerateTokenRequest, ManualClock, PowerBiClient, PowerBiClientBuilder,
     RetryPolicy, TransportErrorKind,
 };
+use powerbi_embed::{ReportId, WorkspaceId};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
 const TOKEN_ID: &str = "49ae3742-54c0-4c29-af52-619ff93b5c80";
 
 /// The two kinds of Power BI call every fault is tried on.
@@ -65,10 +66,10 @@ impl Call {
         match self {
             Call::GenerateToken => {
                 let request = GenerateTokenRequest::report_view().build().unwrap();
-                let token = client.report_embed_token(WORKSPACE, REPORT, &request).await?;
+                let token = client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await?;
                 Ok(token.secret().expose_secret().to_owned())
             }
-            Call::Lookup => Ok(client.report(WORKSPACE, REPORT).await?.name),
+            Call::Lookup => Ok(client.workspace(WORKSPACE).report(REPORT).get().await?.name),
         }
     }
 

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use powerbi_embed::{AadClient, Error, GenerateTokenRequest, PowerBiClient, RetryPolicy, StaticTokenCredential};
+use powerbi_embed::{ReportId, WorkspaceId};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -17,8 +18,8 @@ mod common;
 use common::strict_server;
 
 const TOKEN: &str = "entra-token-for-the-hint-tests";
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
 
 /// A recorded answer (`HTTP/1.1 <status> <reason>`, headers, blank line, body) as a template.
 fn recorded(name: &str) -> ResponseTemplate {
@@ -56,7 +57,7 @@ async fn generate_token_error(answer: ResponseTemplate) -> Error {
     .unwrap();
     let client = PowerBiClient::builder(aad).api_base(server.uri()).retry_policy(RetryPolicy::none()).build().unwrap();
     let request = GenerateTokenRequest::report_view().build().unwrap();
-    let err = client.report_embed_token(WORKSPACE, REPORT, &request).await.map(|_| ()).unwrap_err();
+    let err = client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.map(|_| ()).unwrap_err();
     assert!(err.as_power_bi().is_some(), "{err:?}");
     err
 }

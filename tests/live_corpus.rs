@@ -13,8 +13,8 @@ use std::time::Duration;
 use powerbi_embed::testing::{FakeServices, SafeMockServer};
 use powerbi_embed::{
     AadClient, ClientSecretCredential, DeviceCodeCredential, EmbedType, EntraEndpoint, Error, GenerateTokenRequest,
-    GenerateTokenRequestV2, ManagedIdentityCredential, ManagedIdentityId, ManualClock, PowerBiClient, ReportType,
-    RetryPolicy, StaticTokenCredential,
+    GenerateTokenRequestV2, ManagedIdentityCredential, ManagedIdentityId, ManualClock, PowerBiClient, ReportId,
+    ReportType, RetryPolicy, StaticTokenCredential, WorkspaceId,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -31,22 +31,24 @@ const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
 
 /// The ids Microsoft's sample responses use.
 mod learn {
-    pub const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-    pub const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
-    pub const DATASET: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
-    pub const DASHBOARD: &str = "69ffaa6c-b36d-4d01-96f5-1ed67c64d4af";
-    pub const TILE: &str = "312fbfe9-2eda-44e0-9ed0-ab5dc571bb4b";
+    use powerbi_embed::{DashboardId, DatasetId, ReportId, TileId, WorkspaceId};
+    pub const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+    pub const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
+    pub const DATASET: DatasetId = DatasetId::from_u128(0xcfafbeb1_8037_4d0c_896e_a46fb27ff229);
+    pub const DASHBOARD: DashboardId = DashboardId::from_u128(0x69ffaa6c_b36d_4d01_96f5_1ed67c64d4af);
+    pub const TILE: TileId = TileId::from_u128(0x312fbfe9_2eda_44e0_9ed0_ab5dc571bb4b);
     /// Before the samples' embed-token expiration (2018-07-29T17:58:19Z).
     pub const NOW: time::OffsetDateTime = time::macros::datetime!(2018-07-29 17:00 UTC);
 }
 
 /// The ids in the answers dagster's Power BI tests copied from the live service.
 mod dagster {
-    pub const WORKSPACE: &str = "a2122b8f-d7e1-42e8-be2b-a5e636ca3221";
-    pub const REPORT: &str = "8b7f815d-4e64-40dd-993c-cfa4fb12edee";
-    pub const DATASET: &str = "8e9c85a1-7b33-4223-9590-76bde70f9a20";
-    pub const DASHBOARD: &str = "efee0b80-4511-42e1-8ee0-2544fd44e122";
-    pub const TILE: &str = "726c94ff-c408-4f43-8edf-61fbfa1753c7";
+    use powerbi_embed::{DashboardId, DatasetId, ReportId, TileId, WorkspaceId};
+    pub const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xa2122b8f_d7e1_42e8_be2b_a5e636ca3221);
+    pub const REPORT: ReportId = ReportId::from_u128(0x8b7f815d_4e64_40dd_993c_cfa4fb12edee);
+    pub const DATASET: DatasetId = DatasetId::from_u128(0x8e9c85a1_7b33_4223_9590_76bde70f9a20);
+    pub const DASHBOARD: DashboardId = DashboardId::from_u128(0xefee0b80_4511_42e1_8ee0_2544fd44e122);
+    pub const TILE: TileId = TileId::from_u128(0x726c94ff_c408_4f43_8edf_61fbfa1753c7);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ impl PowerBi {
     }
 }
 
-fn item(workspace: &str, rest: &str) -> String {
+fn item(workspace: WorkspaceId, rest: &str) -> String {
     format!("/v1.0/myorg/groups/{workspace}/{rest}")
 }
 
@@ -145,8 +147,8 @@ async fn a_live_dataset_gives_its_camel_case_embed_urls_to_qna_and_report_creati
     let live = recording(dataset_file).body_json();
 
     fake.serve("GET", dataset_path.clone(), dataset_file).await;
-    let dataset = fake.client.dataset(dagster::WORKSPACE, dagster::DATASET).await.unwrap();
-    assert_eq!(dataset.id.to_string(), dagster::DATASET);
+    let dataset = fake.client.workspace(dagster::WORKSPACE).dataset(dagster::DATASET).get().await.unwrap();
+    assert_eq!(dataset.id, dagster::DATASET);
     assert_eq!(dataset.qna_embed_url.as_deref(), live["qnaEmbedURL"].as_str());
     assert_eq!(dataset.create_report_embed_url.as_deref(), live["createReportEmbedURL"].as_str());
     assert_eq!(
@@ -167,8 +169,9 @@ async fn a_live_dataset_gives_its_camel_case_embed_urls_to_qna_and_report_creati
         "powerbi/generate-token-v1.report.learn.http",
     )
     .await;
-    let request = GenerateTokenRequest::dataset().build().unwrap();
-    let config = fake.client.qna_embed_config(dagster::WORKSPACE, dagster::DATASET, &request).await.unwrap();
+    let request = GenerateTokenRequest::qna().build().unwrap();
+    let config =
+        fake.client.workspace(dagster::WORKSPACE).dataset(dagster::DATASET).qna_config(&request).await.unwrap();
     let json = serde_json::to_value(&config).unwrap();
     assert_eq!(
         (json["type"].as_str(), json["datasetIds"].clone()),
@@ -186,10 +189,19 @@ async fn a_live_dataset_gives_its_camel_case_embed_urls_to_qna_and_report_creati
         "powerbi/generate-token-v1.report.learn.http",
     )
     .await;
-    let request = GenerateTokenRequest::report_creation(dagster::DATASET).build().unwrap();
-    let config = fake.client.report_creation_embed_config(dagster::WORKSPACE, &request).await.unwrap();
+    let request = GenerateTokenRequest::report_creation().build().unwrap();
+    let config = fake
+        .client
+        .workspace(dagster::WORKSPACE)
+        .dataset(dagster::DATASET)
+        .create_report_config(&request)
+        .await
+        .unwrap();
     let json = serde_json::to_value(&config).unwrap();
-    assert_eq!((json["type"].as_str(), json["datasetId"].as_str()), (Some("report"), Some(dagster::DATASET)));
+    assert_eq!(
+        (&json["type"], &json["datasetId"]),
+        (&serde_json::json!("report"), &serde_json::json!(dagster::DATASET))
+    );
     assert_eq!(json["embedUrl"], live["createReportEmbedURL"]);
     assert_eq!(config.token().expiration(), datetime!(2018-07-29 17:58:19 UTC));
 }
@@ -199,7 +211,7 @@ async fn microsofts_rls_dataset_sample_says_an_identity_is_needed_and_has_no_qna
     let fake = powerbi(learn::NOW).await;
     let route = item(learn::WORKSPACE, &format!("datasets/{}", learn::DATASET));
     fake.serve("GET", route.clone(), "powerbi/get-dataset-in-group.rls.learn.http").await;
-    let dataset = fake.client.dataset(learn::WORKSPACE, learn::DATASET).await.unwrap();
+    let dataset = fake.client.workspace(learn::WORKSPACE).dataset(learn::DATASET).get().await.unwrap();
     assert_eq!(
         (dataset.is_effective_identity_required, dataset.is_effective_identity_roles_required),
         (Some(true), Some(true))
@@ -215,8 +227,8 @@ async fn microsofts_rls_dataset_sample_says_an_identity_is_needed_and_has_no_qna
         "powerbi/generate-token-v1.report.learn.http",
     )
     .await;
-    let request = GenerateTokenRequest::dataset().build().unwrap();
-    let err = fake.client.qna_embed_config(learn::WORKSPACE, learn::DATASET, &request).await.unwrap_err();
+    let request = GenerateTokenRequest::qna().build().unwrap();
+    let err = fake.client.workspace(learn::WORKSPACE).dataset(learn::DATASET).qna_config(&request).await.unwrap_err();
     assert!(matches!(err, Error::UnexpectedResponse(_)), "{err:?}");
     assert!(err.to_string().contains("the dataset (qnaEmbedURL) has no embed URL"), "{err}");
 }
@@ -229,12 +241,12 @@ async fn dataset_lists_read_in_both_recorded_forms() {
     ] {
         let fake = powerbi(learn::NOW).await;
         fake.serve("GET", item(learn::WORKSPACE, "datasets"), file).await;
-        let datasets = fake.client.datasets(learn::WORKSPACE).await.unwrap();
+        let datasets = fake.client.workspace(learn::WORKSPACE).list_datasets().await.unwrap();
         let got: Vec<_> = datasets
             .iter()
-            .map(|d| (d.id.to_string(), d.is_effective_identity_required, d.qna_embed_url.as_ref().map(|_| true)))
+            .map(|d| (d.id, d.is_effective_identity_required, d.qna_embed_url.as_ref().map(|_| true)))
             .collect();
-        assert_eq!(got, [(expected.0.to_owned(), expected.1, expected.2)], "{file}");
+        assert_eq!(got, [expected], "{file}");
     }
 }
 
@@ -254,11 +266,8 @@ async fn a_report_embed_config_from_microsofts_samples() {
     )
     .await;
     let request = GenerateTokenRequest::report_view().build().unwrap();
-    let config = fake.client.report_embed_config(learn::WORKSPACE, learn::REPORT, &request).await.unwrap();
-    assert_eq!(
-        (config.kind(), config.id().map(|id| id.to_string())),
-        (EmbedType::Report, Some(learn::REPORT.to_owned()))
-    );
+    let config = fake.client.workspace(learn::WORKSPACE).report(learn::REPORT).embed_config(&request).await.unwrap();
+    assert_eq!((config.kind(), config.id()), (EmbedType::Report, Some(learn::REPORT.guid())));
     assert_eq!(
         config.embed_url(),
         "https://app.powerbi.com/reportEmbed?reportId=5b218778-e7a5-4d73-8187-f10824047715&groupId=f089354e-8366-4e18-aea3-4cb4a3a50b48"
@@ -273,30 +282,30 @@ async fn reports_as_the_live_service_and_microsoft_describe_them() {
     let fake = powerbi(learn::NOW).await;
     let file = "powerbi/get-report-in-group.dagster.http";
     fake.serve("GET", item(dagster::WORKSPACE, &format!("reports/{}", dagster::REPORT)), file).await;
-    let report = fake.client.report(dagster::WORKSPACE, dagster::REPORT).await.unwrap();
+    let report = fake.client.workspace(dagster::WORKSPACE).report(dagster::REPORT).get().await.unwrap();
     assert_eq!(report.report_type, Some(ReportType::PowerBi));
-    assert_eq!(report.dataset_id.map(|d| d.to_string()).as_deref(), Some(dagster::DATASET));
+    assert_eq!(report.dataset_id, Some(dagster::DATASET));
     assert_eq!(Some(report.embed_url.as_str()), recording(file).body_json()["embedUrl"].as_str());
 
     // A paginated report has no dataset (synthetic: see SOURCES.md).
     let fake = powerbi(learn::NOW).await;
-    let paginated = "e9fd6b0b-d8c8-4265-8c44-67e183aebf97";
+    let paginated = ReportId::from_u128(0xe9fd6b0b_d8c8_4265_8c44_67e183aebf97);
     fake.serve(
         "GET",
         item(learn::WORKSPACE, &format!("reports/{paginated}")),
         "powerbi/get-report-in-group.paginated.synthetic.http",
     )
     .await;
-    let report = fake.client.report(learn::WORKSPACE, paginated).await.unwrap();
+    let report = fake.client.workspace(learn::WORKSPACE).report(paginated).get().await.unwrap();
     assert_eq!((report.report_type, report.dataset_id), (Some(ReportType::Paginated), None));
     assert!(report.embed_url.starts_with("https://app.powerbi.com/rdlEmbed?reportId="), "{}", report.embed_url);
 
     // The list form.
     let fake = powerbi(learn::NOW).await;
     fake.serve("GET", item(learn::WORKSPACE, "reports"), "powerbi/get-reports-in-group.learn.http").await;
-    let reports = fake.client.reports(learn::WORKSPACE).await.unwrap();
-    let got: Vec<_> = reports.iter().map(|r| (r.id.to_string(), r.name.as_str(), r.report_type.clone())).collect();
-    assert_eq!(got, [(learn::REPORT.to_owned(), "SalesMarketing", None)]);
+    let reports = fake.client.workspace(learn::WORKSPACE).list_reports().await.unwrap();
+    let got: Vec<_> = reports.iter().map(|r| (r.id, r.name.as_str(), r.report_type.clone())).collect();
+    assert_eq!(got, [(learn::REPORT, "SalesMarketing", None)]);
 }
 
 #[tokio::test]
@@ -315,11 +324,9 @@ async fn dashboard_and_tile_embed_configs_and_their_lists() {
     )
     .await;
     let request = GenerateTokenRequest::dashboard().build().unwrap();
-    let config = fake.client.dashboard_embed_config(learn::WORKSPACE, learn::DASHBOARD, &request).await.unwrap();
-    assert_eq!(
-        (config.kind(), config.id().map(|id| id.to_string())),
-        (EmbedType::Dashboard, Some(learn::DASHBOARD.to_owned()))
-    );
+    let config =
+        fake.client.workspace(learn::WORKSPACE).dashboard(learn::DASHBOARD).embed_config(&request).await.unwrap();
+    assert_eq!((config.kind(), config.id()), (EmbedType::Dashboard, Some(learn::DASHBOARD.guid())));
     assert_eq!(
         config.embed_url(),
         "https://app.powerbi.com/dashboardEmbed?dashboardId=69ffaa6c-b36d-4d01-96f5-1ed67c64d4af&groupId=f089354e-8366-4e18-aea3-4cb4a3a50b48"
@@ -335,9 +342,15 @@ async fn dashboard_and_tile_embed_configs_and_their_lists() {
     )
     .await;
     let request = GenerateTokenRequest::tile().build().unwrap();
-    let config =
-        fake.client.tile_embed_config(learn::WORKSPACE, learn::DASHBOARD, learn::TILE, &request).await.unwrap();
-    assert_eq!((config.kind(), config.id().map(|id| id.to_string())), (EmbedType::Tile, Some(learn::TILE.to_owned())));
+    let config = fake
+        .client
+        .workspace(learn::WORKSPACE)
+        .dashboard(learn::DASHBOARD)
+        .tile(learn::TILE)
+        .embed_config(&request)
+        .await
+        .unwrap();
+    assert_eq!((config.kind(), config.id()), (EmbedType::Tile, Some(learn::TILE.guid())));
     assert!(config.embed_url().starts_with("https://app.powerbi.com/embed?dashboardId="), "{}", config.embed_url());
 
     for (workspace, file, expected) in [
@@ -350,10 +363,9 @@ async fn dashboard_and_tile_embed_configs_and_their_lists() {
     ] {
         let fake = powerbi(learn::NOW).await;
         fake.serve("GET", item(workspace, "dashboards"), file).await;
-        let dashboards = fake.client.dashboards(workspace).await.unwrap();
-        let got: Vec<_> =
-            dashboards.iter().map(|d| (d.id.to_string(), d.display_name.as_str(), d.is_read_only)).collect();
-        assert_eq!(got, [(expected.0.to_owned(), expected.1, Some(false))], "{file}");
+        let dashboards = fake.client.workspace(workspace).list_dashboards().await.unwrap();
+        let got: Vec<_> = dashboards.iter().map(|d| (d.id, d.display_name.as_str(), d.is_read_only)).collect();
+        assert_eq!(got, [(expected.0, expected.1, Some(false))], "{file}");
     }
 
     for (workspace, dashboard, file, expected) in [
@@ -367,12 +379,9 @@ async fn dashboard_and_tile_embed_configs_and_their_lists() {
     ] {
         let fake = powerbi(learn::NOW).await;
         fake.serve("GET", item(workspace, &format!("dashboards/{dashboard}/tiles")), file).await;
-        let tiles = fake.client.tiles(workspace, dashboard).await.unwrap();
-        let got: Vec<_> = tiles
-            .iter()
-            .map(|t| (t.id.to_string(), t.report_id.map(|r| r.to_string()), !t.embed_url.is_empty()))
-            .collect();
-        assert_eq!(got, [(expected.0.to_owned(), Some(expected.1.to_owned()), true)], "{file}");
+        let tiles = fake.client.workspace(workspace).dashboard(dashboard).list_tiles().await.unwrap();
+        let got: Vec<_> = tiles.iter().map(|t| (t.id, t.report_id, !t.embed_url.is_empty())).collect();
+        assert_eq!(got, [(expected.0, Some(expected.1), true)], "{file}");
     }
 }
 
@@ -566,9 +575,15 @@ async fn every_recorded_error_shape_keeps_its_fields_and_says_what_to_do() {
         fake.serve(verb, item(learn::WORKSPACE, &rest), expected.file).await;
         let err = if expected.on_generate {
             let request = GenerateTokenRequest::report_view().build().unwrap();
-            fake.client.report_embed_token(learn::WORKSPACE, learn::REPORT, &request).await.map(|_| ()).unwrap_err()
+            fake.client
+                .workspace(learn::WORKSPACE)
+                .report(learn::REPORT)
+                .embed_token(&request)
+                .await
+                .map(|_| ())
+                .unwrap_err()
         } else {
-            fake.client.report(learn::WORKSPACE, learn::REPORT).await.map(|_| ()).unwrap_err()
+            fake.client.workspace(learn::WORKSPACE).report(learn::REPORT).get().await.map(|_| ()).unwrap_err()
         };
         let file = expected.file;
         let recorded = recording(file);
@@ -596,7 +611,7 @@ async fn pbi_error_details_keep_every_entry_and_a_429_its_retry_after() {
         "powerbi-errors/400-pbi-error-details.issue-powerbirestapi-39.http",
     )
     .await;
-    let err = fake.client.report(learn::WORKSPACE, learn::REPORT).await.unwrap_err();
+    let err = fake.client.workspace(learn::WORKSPACE).report(learn::REPORT).get().await.unwrap_err();
     let details: Vec<(Option<&str>, &str)> =
         err.as_power_bi().unwrap().details.iter().map(|d| (d.code.as_deref(), d.message.as_str())).collect();
     assert_eq!(details.len(), 7);
@@ -610,7 +625,7 @@ async fn pbi_error_details_keep_every_entry_and_a_429_its_retry_after() {
         "powerbi-errors/429-message.issue-pbimonitor-58.http",
     )
     .await;
-    let err = fake.client.report(learn::WORKSPACE, learn::REPORT).await.unwrap_err();
+    let err = fake.client.workspace(learn::WORKSPACE).report(learn::REPORT).get().await.unwrap_err();
     assert_eq!(err.as_power_bi().unwrap().retry_after, Some(Duration::from_secs(3392)));
     assert!(err.is_retryable());
 }

@@ -8,20 +8,22 @@ use std::time::Duration;
 
 use common::*;
 use powerbi_embed::testing::SafeMockServer;
+use powerbi_embed::CapacityId;
 use powerbi_embed::{
-    AadClient, CapacityState, ClientSecretCredential, Clock, EffectiveIdentity, Error, GenerateTokenRequest,
-    GenerateTokenRequestV2, ManualClock, PowerBiClient, RefreshPolicy, RetryPolicy, XmlaPermissions,
+    AadClient, CapacityState, ClientSecretCredential, Clock, DashboardId, DatasetId, EffectiveIdentity, Error,
+    ForReport, ForReportCreation, GenerateTokenRequest, GenerateTokenRequestV2, ManualClock, PowerBiClient, ProfileId,
+    RefreshPolicy, ReportId, RetryPolicy, TileId, WorkspaceId, XmlaPermissions,
 };
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, header_exists, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
-const DATASET: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
-const DASHBOARD: &str = "69ffaa6c-b36d-4d01-96f5-1ed67c64d4af";
-const TILE: &str = "312fbfe9-2eda-44e0-9ed0-ab5dc571bb4b";
-const PROFILE: &str = "a7c2b6e1-4c9d-4e53-9f3a-0d1e2f3a4b5c";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
+const DATASET: DatasetId = DatasetId::from_u128(0xcfafbeb1_8037_4d0c_896e_a46fb27ff229);
+const DASHBOARD: DashboardId = DashboardId::from_u128(0x69ffaa6c_b36d_4d01_96f5_1ed67c64d4af);
+const TILE: TileId = TileId::from_u128(0x312fbfe9_2eda_44e0_9ed0_ab5dc571bb4b);
+const PROFILE: ProfileId = ProfileId::from_u128(0xa7c2b6e1_4c9d_4e53_9f3a_0d1e2f3a4b5c);
 const TOKEN_ID: &str = "49ae3742-54c0-4c29-af52-619ff93b5c80";
 const ENTRA_TOKEN: &str = "entra-access-token";
 
@@ -80,34 +82,21 @@ async fn every_v1_operation_sends_the_exact_request() {
     let fakes = Fakes::start().await;
     let client = fakes.client();
     let identity = EffectiveIdentity::new("customer@contoso.com").roles(["Viewer"]).datasets([DATASET]);
-    let cases: Vec<(String, GenerateTokenRequest, Value)> = vec![
+    // (path, body); the requests follow, one per kind.
+    let cases: Vec<(String, Value)> = vec![
         (
             format!("groups/{WORKSPACE}/reports/{REPORT}"),
-            GenerateTokenRequest::report_view().identity(identity.clone()).lifetime_minutes(30).build().unwrap(),
             json!({"accessLevel": "View", "identities": [{"username": "customer@contoso.com", "roles": ["Viewer"], "datasets": [DATASET]}], "lifetimeInMinutes": 30}),
         ),
-        (
-            format!("groups/{WORKSPACE}/reports"),
-            GenerateTokenRequest::report_creation(DATASET).build().unwrap(),
-            json!({"accessLevel": "Create", "datasetId": DATASET}),
-        ),
-        (
-            format!("groups/{WORKSPACE}/dashboards/{DASHBOARD}"),
-            GenerateTokenRequest::dashboard().build().unwrap(),
-            json!({"accessLevel": "View"}),
-        ),
-        (
-            format!("groups/{WORKSPACE}/dashboards/{DASHBOARD}/tiles/{TILE}"),
-            GenerateTokenRequest::tile().build().unwrap(),
-            json!({"accessLevel": "View"}),
-        ),
+        (format!("groups/{WORKSPACE}/reports"), json!({"accessLevel": "Create", "datasetId": DATASET})),
+        (format!("groups/{WORKSPACE}/dashboards/{DASHBOARD}"), json!({"accessLevel": "View"})),
+        (format!("groups/{WORKSPACE}/dashboards/{DASHBOARD}/tiles/{TILE}"), json!({"accessLevel": "View"})),
         (
             format!("groups/{WORKSPACE}/datasets/{DATASET}"),
-            GenerateTokenRequest::dataset().identity(identity.clone()).build().unwrap(),
             json!({"accessLevel": "View", "identities": [{"username": "customer@contoso.com", "roles": ["Viewer"], "datasets": [DATASET]}]}),
         ),
     ];
-    for (rest, _, body) in &cases {
+    for (rest, body) in &cases {
         Mock::given(method("POST"))
             .and(path(generate_token_path(rest)))
             .and(header("authorization", format!("Bearer {ENTRA_TOKEN}").as_str()))
@@ -119,12 +108,19 @@ async fn every_v1_operation_sends_the_exact_request() {
             .await;
     }
     let [report, create, dashboard, tile, dataset] = <[_; 5]>::try_from(cases).ok().unwrap();
+    let workspace = client.workspace(WORKSPACE);
+    let view_request =
+        GenerateTokenRequest::report_view().identity(identity.clone()).lifetime_minutes(30).build().unwrap();
+    let create_request = GenerateTokenRequest::report_creation().build().unwrap();
+    let qna_request = GenerateTokenRequest::qna().identity(identity.clone()).build().unwrap();
+    let dashboard_request = GenerateTokenRequest::dashboard().build().unwrap();
+    let tile_request = GenerateTokenRequest::tile().build().unwrap();
     let tokens = [
-        (report.0, client.report_embed_token(WORKSPACE, REPORT, &report.1).await.unwrap()),
-        (create.0, client.report_creation_embed_token(WORKSPACE, &create.1).await.unwrap()),
-        (dashboard.0, client.dashboard_embed_token(WORKSPACE, DASHBOARD, &dashboard.1).await.unwrap()),
-        (tile.0, client.tile_embed_token(WORKSPACE, DASHBOARD, TILE, &tile.1).await.unwrap()),
-        (dataset.0, client.dataset_embed_token(WORKSPACE, DATASET, &dataset.1).await.unwrap()),
+        (report.0, workspace.report(REPORT).embed_token(&view_request).await.unwrap()),
+        (create.0, workspace.dataset(DATASET).create_report_token(&create_request).await.unwrap()),
+        (dashboard.0, workspace.dashboard(DASHBOARD).embed_token(&dashboard_request).await.unwrap()),
+        (tile.0, workspace.dashboard(DASHBOARD).tile(TILE).embed_token(&tile_request).await.unwrap()),
+        (dataset.0, workspace.dataset(DATASET).qna_token(&qna_request).await.unwrap()),
     ];
     for (rest, token) in tokens {
         assert_eq!(token.secret().expose_secret(), format!("embed-for-{rest}"));
@@ -137,8 +133,8 @@ async fn every_v1_operation_sends_the_exact_request() {
 #[tokio::test]
 async fn multi_resource_v2_token_sends_the_exact_body_with_the_profile_header() {
     let fakes = Fakes::start().await;
-    let client = fakes.builder().profile_id(PROFILE).build().unwrap();
-    let other_report = "0a1b2c3d-0000-4000-8000-00000000000a";
+    let client = fakes.client();
+    let other_report: ReportId = "0a1b2c3d-0000-4000-8000-00000000000a".parse().unwrap();
     let request = GenerateTokenRequestV2::builder()
         .report(REPORT)
         .report_with_edit(other_report, true)
@@ -151,7 +147,7 @@ async fn multi_resource_v2_token_sends_the_exact_body_with_the_profile_header() 
     Mock::given(method("POST"))
         .and(path("/v1.0/myorg/GenerateToken"))
         .and(header("authorization", format!("Bearer {ENTRA_TOKEN}").as_str()))
-        .and(header("x-powerbi-profile-id", PROFILE))
+        .and(header("x-powerbi-profile-id", PROFILE.to_string().as_str()))
         .and(body_json(json!({
             "datasets": [{"id": DATASET, "xmlaPermissions": "ReadOnly"}],
             "reports": [{"id": REPORT}, {"id": other_report, "allowEdit": true}],
@@ -163,7 +159,7 @@ async fn multi_resource_v2_token_sends_the_exact_body_with_the_profile_header() 
         .expect(1)
         .mount(&fakes.powerbi)
         .await;
-    let token = client.embed_token(&request).await.unwrap();
+    let token = client.as_profile(PROFILE).embed_token(&request).await.unwrap();
     assert_eq!(token.secret().expose_secret(), "v2-token");
 }
 
@@ -186,11 +182,11 @@ async fn profile_header_is_absent_unless_configured() {
         .expect(1)
         .mount(&fakes.powerbi)
         .await;
-    let reports = fakes.client().reports(WORKSPACE).await.unwrap();
+    let reports = fakes.client().workspace(WORKSPACE).list_reports().await.unwrap();
     assert_eq!(reports.len(), 2);
-    assert_eq!(reports[0].id.to_string(), REPORT);
+    assert_eq!(reports[0].id, REPORT);
     assert_eq!(reports[0].name, "Sales");
-    assert_eq!(reports[0].dataset_id.map(|d| d.to_string()).as_deref(), Some(DATASET));
+    assert_eq!(reports[0].dataset_id, Some(DATASET));
     assert_eq!(reports[0].report_type, Some(powerbi_embed::ReportType::PowerBi));
     assert_eq!(reports[1].report_type, Some(powerbi_embed::ReportType::Paginated));
 }
@@ -233,19 +229,19 @@ async fn lookups_parse_typed_models() {
             .await;
     }
     let client = fakes.client();
-    let dashboard = client.dashboard(WORKSPACE, DASHBOARD).await.unwrap();
+    let dashboard = client.workspace(WORKSPACE).dashboard(DASHBOARD).get().await.unwrap();
     assert_eq!((dashboard.display_name.as_str(), dashboard.is_read_only), ("Ops", Some(false)));
-    assert_eq!(client.dashboards(WORKSPACE).await.unwrap().len(), 1);
-    let tile = client.tile(WORKSPACE, DASHBOARD, TILE).await.unwrap();
+    assert_eq!(client.workspace(WORKSPACE).list_dashboards().await.unwrap().len(), 1);
+    let tile = client.workspace(WORKSPACE).dashboard(DASHBOARD).tile(TILE).get().await.unwrap();
     assert_eq!(tile.title.as_deref(), Some("Revenue"));
-    assert_eq!(tile.report_id.map(|r| r.to_string()).as_deref(), Some(REPORT));
-    assert_eq!(client.tiles(WORKSPACE, DASHBOARD).await.unwrap()[0].id.to_string(), TILE);
-    let dataset = client.dataset(WORKSPACE, DATASET).await.unwrap();
+    assert_eq!(tile.report_id, Some(REPORT));
+    assert_eq!(client.workspace(WORKSPACE).dashboard(DASHBOARD).list_tiles().await.unwrap()[0].id, TILE);
+    let dataset = client.workspace(WORKSPACE).dataset(DATASET).get().await.unwrap();
     assert_eq!(dataset.is_effective_identity_required, Some(true));
     assert_eq!(dataset.qna_embed_url.as_deref(), Some("https://app.powerbi.com/qnaEmbed?groupId=g"));
-    assert_eq!(client.datasets(WORKSPACE).await.unwrap()[0].name, "Sales");
+    assert_eq!(client.workspace(WORKSPACE).list_datasets().await.unwrap()[0].name, "Sales");
     assert_eq!(
-        client.report(WORKSPACE, REPORT).await.unwrap().embed_url,
+        client.workspace(WORKSPACE).report(REPORT).get().await.unwrap().embed_url,
         "https://app.powerbi.com/reportEmbed?reportId=r"
     );
 }
@@ -255,7 +251,7 @@ async fn lookups_parse_typed_models() {
 /// Capacities" (Learn, REST API reference).
 #[tokio::test]
 async fn workspace_and_capacities_lookups_send_the_exact_request() {
-    const CAPACITY: &str = "0f084df7-c13d-451b-af5f-ed0c466403b2";
+    const CAPACITY: CapacityId = CapacityId::from_u128(0x0f084df7_c13d_451b_af5f_ed0c466403b2);
     let fakes = Fakes::start().await;
     let mounts = [
         (
@@ -272,24 +268,22 @@ async fn workspace_and_capacities_lookups_send_the_exact_request() {
             .and(path(route))
             .and(header("authorization", format!("Bearer {ENTRA_TOKEN}").as_str()))
             .and(header("accept", "application/json"))
-            .and(header("X-PowerBI-Profile-Id", PROFILE))
+            .and(header("X-PowerBI-Profile-Id", PROFILE.to_string().as_str()))
             .respond_with(ResponseTemplate::new(200).set_body_json(body))
             .expect(1)
             .mount(&fakes.powerbi)
             .await;
     }
-    let client = fakes.builder().profile_id(PROFILE).build().unwrap();
-    let workspace = client.workspace(WORKSPACE).await.unwrap();
-    assert_eq!(workspace.id.to_string(), WORKSPACE);
+    let client = fakes.client();
+    let customer = client.as_profile(PROFILE);
+    let workspace = customer.workspace(WORKSPACE).get().await.unwrap();
+    assert_eq!(workspace.id, WORKSPACE);
     assert_eq!(workspace.name, "Sample Group 1");
-    assert_eq!(
-        (workspace.is_on_dedicated_capacity, workspace.capacity_id.map(|c| c.to_string()).as_deref()),
-        (Some(true), Some(CAPACITY))
-    );
-    let capacities = client.capacities().await.unwrap();
+    assert_eq!((workspace.is_on_dedicated_capacity, workspace.capacity_id), (Some(true), Some(CAPACITY)));
+    let capacities = customer.list_capacities().await.unwrap();
     assert_eq!(capacities.len(), 1);
     let capacity = &capacities[0];
-    assert_eq!((capacity.id.to_string().as_str(), capacity.display_name.as_str()), (CAPACITY, "MyCapacity"));
+    assert_eq!((capacity.id, capacity.display_name.as_str()), (CAPACITY, "MyCapacity"));
     assert_eq!((capacity.sku.as_deref(), capacity.region.as_deref()), (Some("A1"), Some("West Central US")));
     assert_eq!(capacity.state, CapacityState::Active);
 }
@@ -297,7 +291,7 @@ async fn workspace_and_capacities_lookups_send_the_exact_request() {
 /// A capacity list this identity may not read is a typed error with its status; a bad workspace
 /// id is refused before any request.
 #[tokio::test]
-async fn capacities_refused_is_a_typed_error_and_a_bad_workspace_id_sends_nothing() {
+async fn capacities_refused_is_a_typed_error_and_a_bad_workspace_id_is_refused_where_parsed() {
     let fakes = Fakes::start().await;
     Mock::given(method("GET"))
         .and(path("/v1.0/myorg/capacities"))
@@ -306,12 +300,12 @@ async fn capacities_refused_is_a_typed_error_and_a_bad_workspace_id_sends_nothin
         .mount(&fakes.powerbi)
         .await;
     let client = fakes.client();
-    let err = client.capacities().await.unwrap_err();
+    let err = client.list_capacities().await.unwrap_err();
     match &err {
         Error::PowerBi(e) => assert_eq!((e.status, e.request_id.as_deref()), (403, Some("req-9"))),
         other => panic!("{other:?}"),
     }
-    let err = client.workspace("not-a-guid").await.unwrap_err();
+    let err = "not-a-guid".parse::<WorkspaceId>().unwrap_err();
     assert_eq!(err.field(), Some("workspace_id"), "{err}");
 }
 
@@ -323,7 +317,7 @@ async fn a_token_for_another_audience_is_refused_after_one_renewal() {
     use powerbi_embed::testing::{FakeFault, FakeServices};
     let fake = FakeServices::builder().fault(FakeFault::WrongAudience).start().await;
     let client = PowerBiClient::builder(fake.aad_client()).api_base(fake.api_base()).build().unwrap();
-    let err = client.workspace(fake.workspace_id()).await.unwrap_err();
+    let err = client.workspace(fake.workspace_id()).get().await.unwrap_err();
     match &err {
         Error::PowerBi(e) => assert_eq!((e.status, e.error_info.as_deref()), (403, Some("InvalidToken"))),
         other => panic!("{other:?}"),
@@ -340,20 +334,24 @@ async fn a_token_for_another_audience_is_refused_after_one_renewal() {
 async fn end_to_end_embed_config_per_access_level() {
     let embed_url = "https://app.powerbi.com/reportEmbed?reportId=5b218778&groupId=f089354e";
     let create_url = "https://app.powerbi.com/reportEmbed?groupId=f089354e";
+    enum Request {
+        Report(GenerateTokenRequest<ForReport>),
+        Create(GenerateTokenRequest<ForReportCreation>),
+    }
     let cases = [
-        (GenerateTokenRequest::report_view().build().unwrap(), json!({"accessLevel": "View"})),
+        (Request::Report(GenerateTokenRequest::report_view().build().unwrap()), json!({"accessLevel": "View"})),
         (
-            GenerateTokenRequest::report_edit().allow_save_as(true).build().unwrap(),
+            Request::Report(GenerateTokenRequest::report_edit().allow_save_as(true).build().unwrap()),
             json!({"accessLevel": "Edit", "allowSaveAs": true}),
         ),
         (
-            GenerateTokenRequest::report_creation(DATASET).build().unwrap(),
+            Request::Create(GenerateTokenRequest::report_creation().build().unwrap()),
             json!({"accessLevel": "Create", "datasetId": DATASET}),
         ),
     ];
     for (request, body) in cases {
         let fakes = Fakes::start().await;
-        let create = request.access_level() == powerbi_embed::AccessLevel::Create;
+        let create = matches!(request, Request::Create(_));
         let (lookup, token_path) = if create {
             (
                 format!("/v1.0/myorg/groups/{WORKSPACE}/datasets/{DATASET}"),
@@ -384,10 +382,10 @@ async fn end_to_end_embed_config_per_access_level() {
             .mount(&fakes.powerbi)
             .await;
         let client = fakes.client();
-        let config = if create {
-            client.report_creation_embed_config(WORKSPACE, &request).await.unwrap()
-        } else {
-            client.report_embed_config(WORKSPACE, REPORT, &request).await.unwrap()
+        let workspace = client.workspace(WORKSPACE);
+        let config = match &request {
+            Request::Create(request) => workspace.dataset(DATASET).create_report_config(request).await.unwrap(),
+            Request::Report(request) => workspace.report(REPORT).embed_config(request).await.unwrap(),
         };
         let expiration = (fakes.clock.now() + Duration::from_secs(3600))
             .format(&time::format_description::well_known::Rfc3339)
@@ -442,20 +440,22 @@ async fn dashboard_tile_and_qna_configs() {
     let client = fakes.client();
     let view = GenerateTokenRequest::dashboard().build().unwrap();
     let dashboard =
-        serde_json::to_value(client.dashboard_embed_config(WORKSPACE, DASHBOARD, &view).await.unwrap()).unwrap();
+        serde_json::to_value(client.workspace(WORKSPACE).dashboard(DASHBOARD).embed_config(&view).await.unwrap())
+            .unwrap();
     assert_eq!(
-        (dashboard["type"].as_str(), dashboard["id"].as_str(), dashboard["embedUrl"].as_str()),
-        (Some("dashboard"), Some(DASHBOARD), Some("https://d"))
+        (&dashboard["type"], &dashboard["id"], &dashboard["embedUrl"]),
+        (&json!("dashboard"), &json!(DASHBOARD), &json!("https://d"))
     );
     let tile_request = GenerateTokenRequest::tile().build().unwrap();
-    let tile = serde_json::to_value(client.tile_embed_config(WORKSPACE, DASHBOARD, TILE, &tile_request).await.unwrap())
-        .unwrap();
-    assert_eq!(
-        (tile["type"].as_str(), tile["id"].as_str(), tile["dashboardId"].as_str()),
-        (Some("tile"), Some(TILE), Some(DASHBOARD))
-    );
-    let qna_request = GenerateTokenRequest::dataset().build().unwrap();
-    let qna = serde_json::to_value(client.qna_embed_config(WORKSPACE, DATASET, &qna_request).await.unwrap()).unwrap();
+    let tile = serde_json::to_value(
+        client.workspace(WORKSPACE).dashboard(DASHBOARD).tile(TILE).embed_config(&tile_request).await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!((&tile["type"], &tile["id"], &tile["dashboardId"]), (&json!("tile"), &json!(TILE), &json!(DASHBOARD)));
+    let qna_request = GenerateTokenRequest::qna().build().unwrap();
+    let qna =
+        serde_json::to_value(client.workspace(WORKSPACE).dataset(DATASET).qna_config(&qna_request).await.unwrap())
+            .unwrap();
     assert_eq!(qna["type"], "qna");
     assert_eq!(qna["datasetIds"], json!([DATASET]));
     assert_eq!(qna.get("id"), None);
@@ -492,7 +492,7 @@ async fn entra_token_with_two_minutes_left_is_renewed_before_a_60_minute_embed_t
         .mount(&fakes.powerbi)
         .await;
     let request = GenerateTokenRequest::report_view().lifetime_minutes(60).build().unwrap();
-    let token = client.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+    let token = client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap();
     assert_eq!(token.expiration() - fakes.clock.now(), time::Duration::minutes(60));
 }
 
@@ -530,7 +530,9 @@ async fn error_statuses_map_to_typed_errors_with_hints() {
             .await;
         let err = fakes
             .client()
-            .report_embed_token(WORKSPACE, REPORT, &GenerateTokenRequest::report_view().build().unwrap())
+            .workspace(WORKSPACE)
+            .report(REPORT)
+            .embed_token(&GenerateTokenRequest::report_view().build().unwrap())
             .await
             .unwrap_err();
         let pbi = err.as_power_bi().unwrap_or_else(|| panic!("{err:?}"));
@@ -557,7 +559,7 @@ async fn empty_and_html_error_bodies_still_give_typed_errors() {
             .expect(1)
             .mount(&fakes.powerbi)
             .await;
-        let err = fakes.client().report(WORKSPACE, REPORT).await.unwrap_err();
+        let err = fakes.client().workspace(WORKSPACE).report(REPORT).get().await.unwrap_err();
         let pbi = err.as_power_bi().unwrap();
         assert_eq!((pbi.status, pbi.code.as_deref(), pbi.raw_body.as_deref()), (404, None, raw));
     }
@@ -586,7 +588,9 @@ async fn throttling_honours_retry_after_then_succeeds() {
         .await;
     let client = fakes.client();
     let token = client
-        .report_embed_token(WORKSPACE, REPORT, &GenerateTokenRequest::report_view().build().unwrap())
+        .workspace(WORKSPACE)
+        .report(REPORT)
+        .embed_token(&GenerateTokenRequest::report_view().build().unwrap())
         .await
         .unwrap();
     assert_eq!(token.secret().expose_secret(), "after-wait");
@@ -604,7 +608,9 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
         .await;
     let err = fakes
         .client()
-        .report_embed_token(WORKSPACE, REPORT, &GenerateTokenRequest::report_view().build().unwrap())
+        .workspace(WORKSPACE)
+        .report(REPORT)
+        .embed_token(&GenerateTokenRequest::report_view().build().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(503));
@@ -626,7 +632,9 @@ async fn a_retry_after_beyond_the_budget_returns_the_429() {
         .await;
     let err = fakes
         .client()
-        .report_embed_token(WORKSPACE, REPORT, &GenerateTokenRequest::report_view().build().unwrap())
+        .workspace(WORKSPACE)
+        .report(REPORT)
+        .embed_token(&GenerateTokenRequest::report_view().build().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.as_power_bi().unwrap().retry_after, Some(Duration::from_secs(3600)));
@@ -644,54 +652,39 @@ async fn non_idempotent_generate_token_is_not_resent_after_a_5xx() {
         .await;
     let client = fakes.builder().retry_generate_token(false).build().unwrap();
     let err = client
-        .report_embed_token(WORKSPACE, REPORT, &GenerateTokenRequest::report_view().build().unwrap())
+        .workspace(WORKSPACE)
+        .report(REPORT)
+        .embed_token(&GenerateTokenRequest::report_view().build().unwrap())
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(502));
 }
 
 #[tokio::test]
-async fn bad_ids_and_mismatched_requests_fail_before_any_request() {
-    let fakes = Fakes { entra: strict_server().await, powerbi: strict_server().await, clock: clock() };
-    let client = fakes.client();
-    let view = GenerateTokenRequest::report_view().build().unwrap();
+async fn bad_ids_are_refused_where_they_are_parsed_and_a_bad_api_base_at_build() {
+    // A malformed id never reaches a handle: it is refused, naming its field, where it is parsed;
+    // a request for the wrong kind of item does not compile (see `GenerateTokenRequest`).
     let cases = [
-        (client.report_embed_token("", REPORT, &view).await.unwrap_err(), "workspace_id"),
-        (client.report_embed_token("me", REPORT, &view).await.unwrap_err(), "workspace_id"),
-        (client.report_embed_token(WORKSPACE, "report-1", &view).await.unwrap_err(), "report_id"),
-        (
-            client
-                .dashboard_embed_token(WORKSPACE, "x", &GenerateTokenRequest::dashboard().build().unwrap())
-                .await
-                .unwrap_err(),
-            "dashboard_id",
-        ),
-        (
-            client
-                .tile_embed_token(WORKSPACE, DASHBOARD, "x", &GenerateTokenRequest::tile().build().unwrap())
-                .await
-                .unwrap_err(),
-            "tile_id",
-        ),
-        (
-            client
-                .dataset_embed_token(WORKSPACE, "x", &GenerateTokenRequest::dataset().build().unwrap())
-                .await
-                .unwrap_err(),
-            "dataset_id",
-        ),
-        (client.dashboard_embed_token(WORKSPACE, DASHBOARD, &view).await.unwrap_err(), "request"),
-        (client.report(WORKSPACE, "").await.unwrap_err(), "report_id"),
+        ("".parse::<WorkspaceId>().unwrap_err(), "workspace_id"),
+        ("me".parse::<WorkspaceId>().unwrap_err(), "workspace_id"),
+        ("report-1".parse::<ReportId>().unwrap_err(), "report_id"),
+        ("x".parse::<DashboardId>().unwrap_err(), "dashboard_id"),
+        ("x".parse::<TileId>().unwrap_err(), "tile_id"),
+        ("x".parse::<DatasetId>().unwrap_err(), "dataset_id"),
+        ("p".parse::<ProfileId>().unwrap_err(), "profile_id"),
     ];
     for (err, field) in cases {
         assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
         assert_eq!(err.field(), Some(field), "{err}");
     }
+    // From a path or a config file, serde refuses it with the same words.
+    let err = serde_json::from_str::<ReportId>(r#""report-1""#).unwrap_err().to_string();
+    assert!(err.starts_with("invalid report_id: is not a GUID"), "{err}");
+    let fakes = Fakes { entra: strict_server().await, powerbi: strict_server().await, clock: clock() };
     assert_eq!(
         PowerBiClient::builder(fakes.aad()).api_base("http://api.example.com").build().unwrap_err().field(),
         Some("api_base")
     );
-    assert_eq!(PowerBiClient::builder(fakes.aad()).profile_id("p").build().unwrap_err().field(), Some("profile_id"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -720,7 +713,9 @@ async fn embed_token_cache_shares_tokens_per_request_and_never_across_identities
     for i in 0..100 {
         let client = client.clone();
         let request = if i % 2 == 0 { alice.clone() } else { bob.clone() };
-        calls.push(tokio::spawn(async move { (i, client.report_embed_token(WORKSPACE, REPORT, &request).await) }));
+        calls.push(tokio::spawn(
+            async move { (i, client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await) },
+        ));
     }
     for call in calls {
         let (i, token) = call.await.unwrap();
@@ -733,7 +728,7 @@ async fn embed_token_cache_shares_tokens_per_request_and_never_across_identities
         .build()
         .unwrap();
     assert_eq!(
-        client.report_embed_token(WORKSPACE, REPORT, &alice_again).await.unwrap().secret().expose_secret(),
+        client.workspace(WORKSPACE).report(REPORT).embed_token(&alice_again).await.unwrap().secret().expose_secret(),
         "token-alice"
     );
 }
@@ -752,9 +747,15 @@ async fn cached_embed_token_is_renewed_before_it_expires() {
     let client =
         fakes.builder().embed_token_cache(RefreshPolicy::with_margin(Duration::from_secs(120))).build().unwrap();
     let request = GenerateTokenRequest::report_view().lifetime_minutes(30).build().unwrap();
-    assert_eq!(client.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap().secret().expose_secret(), "first");
+    assert_eq!(
+        client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap().secret().expose_secret(),
+        "first"
+    );
     fakes.clock.advance(Duration::from_secs(27 * 60 + 59));
-    assert_eq!(client.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap().secret().expose_secret(), "first");
+    assert_eq!(
+        client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap().secret().expose_secret(),
+        "first"
+    );
     Mock::given(method("POST"))
         .and(path(&route))
         .respond_with(fakes.embed_token_reply("second", 30))
@@ -762,7 +763,7 @@ async fn cached_embed_token_is_renewed_before_it_expires() {
         .mount(&fakes.powerbi)
         .await;
     fakes.clock.advance(Duration::from_secs(1));
-    let renewed = client.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+    let renewed = client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap();
     assert_eq!(renewed.secret().expose_secret(), "second");
     assert!(!renewed.needs_renewal(fakes.clock.now(), Duration::from_secs(120)));
 }

@@ -23,9 +23,10 @@ use std::time::Duration;
 use common::*;
 use common_schema::*;
 use powerbi_embed::{
-    AadClient, AccessLevel, ClientSecretCredential, Clock, DatasourceIdentity, DatasourceSelector, EffectiveIdentity,
-    Error, GenerateTokenRequest, GenerateTokenRequestV2, Guid, ManualClock, PowerBiClient, RetryPolicy,
-    StaticTokenCredential, XmlaPermissions,
+    AadClient, ClientSecretCredential, Clock, DashboardId, DatasetId, DatasourceIdentity, DatasourceSelector,
+    EffectiveIdentity, Error, GenerateTokenRequest, GenerateTokenRequestBuilder, GenerateTokenRequestV2, Guid,
+    ManualClock, PowerBiClient, ProfileId, ReportId, RetryPolicy, StaticTokenCredential, TileId, TokenKind,
+    WorkspaceId, XmlaPermissions,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -55,7 +56,7 @@ const HTTP_CASES: u32 = 64;
 // =============================================================================================
 
 /// A GUID as the crate documents it: 8-4-4-4-12 hexadecimal digits, either case, optionally in
-/// braces; request ids may carry surrounding whitespace. The canonical (sent) form, if valid.
+/// braces; item ids may carry surrounding whitespace. The canonical (sent) form, if valid.
 fn model_guid(text: &str, trim: bool) -> Option<String> {
     let text = if trim { text.trim() } else { text };
     let inner = match text.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
@@ -72,8 +73,8 @@ fn model_guid(text: &str, trim: bool) -> Option<String> {
 struct IdentityInput {
     username: String,
     roles: Vec<String>,
-    datasets: Vec<String>,
-    reports: Vec<String>,
+    datasets: Vec<u128>,
+    reports: Vec<u128>,
     custom_data: Option<String>,
     blob: Option<String>,
     auditable_context: Option<String>,
@@ -83,8 +84,8 @@ impl IdentityInput {
     fn build(&self) -> EffectiveIdentity {
         let mut identity = EffectiveIdentity::new(self.username.clone())
             .roles(self.roles.clone())
-            .datasets(self.datasets.clone())
-            .reports(self.reports.clone());
+            .datasets(self.datasets.iter().map(|&id| DatasetId::from_u128(id)))
+            .reports(self.reports.iter().map(|&id| ReportId::from_u128(id)));
         if let Some(custom_data) = &self.custom_data {
             identity = identity.custom_data(custom_data.clone());
         }
@@ -114,16 +115,6 @@ impl IdentityInput {
                 broken.push(field(format!("roles[{i}]")));
             }
         }
-        for (i, id) in self.datasets.iter().enumerate() {
-            if model_guid(id, true).is_none() {
-                broken.push(field(format!("datasets[{i}]")));
-            }
-        }
-        for (i, id) in self.reports.iter().enumerate() {
-            if model_guid(id, true).is_none() {
-                broken.push(field(format!("reports[{i}]")));
-            }
-        }
         if self.blob.as_deref() == Some("") {
             broken.push(field("identityBlob".into()));
         }
@@ -137,7 +128,7 @@ impl IdentityInput {
     fn expected_json(&self) -> Value {
         let mut object = Map::new();
         object.insert("username".into(), json!(self.username));
-        let ids = |ids: &[String]| -> Value { ids.iter().map(|id| model_guid(id, true).expect("valid")).collect() };
+        let ids = |ids: &[u128]| -> Value { ids.iter().map(|&id| json!(canonical(id))).collect() };
         if !self.roles.is_empty() {
             object.insert("roles".into(), json!(self.roles));
         }
@@ -233,6 +224,12 @@ fn near_miss_guid() -> impl Strategy<Value = String> {
     })
 }
 
+/// The lowercase hyphenated form Power BI writes, independently of the crate's formatter.
+fn canonical(value: u128) -> String {
+    let hex = format!("{value:032x}");
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
 fn id_text() -> impl Strategy<Value = String> {
     prop_oneof![
         30 => guid_text(),
@@ -278,8 +275,8 @@ fn identity() -> impl Strategy<Value = IdentityInput> {
     (
         username(),
         roles(),
-        vec(id_text(), 0..3),
-        vec(id_text(), 0..2),
+        vec(any::<u128>(), 0..3),
+        vec(any::<u128>(), 0..2),
         optional_text(),
         prop::option::of(prop_oneof!["[A-Za-z0-9._-]{1,60}", Just(String::new())]),
         optional_text(),
@@ -304,6 +301,7 @@ fn lifetime() -> impl Strategy<Value = Option<i64>> {
     ])
 }
 
+/// The kind of item a V1 request is for: its constructor fixes the access level.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Target {
     ReportView,
@@ -311,15 +309,14 @@ enum Target {
     ReportCreation,
     Dashboard,
     Tile,
-    Dataset,
+    Qna,
 }
 
 #[derive(Debug, Clone)]
 struct V1Input {
     target: Target,
-    level: Option<AccessLevel>,
+    /// Only reports have `allowSaveAs` (on the other kinds the setter does not exist).
     allow_save_as: Option<bool>,
-    dataset_id: String,
     identities: Vec<IdentityInput>,
     lifetime: Option<i64>,
 }
@@ -331,18 +328,12 @@ fn v1_input() -> impl Strategy<Value = V1Input> {
         Target::ReportCreation,
         Target::Dashboard,
         Target::Tile,
-        Target::Dataset,
+        Target::Qna,
     ]);
-    let level = prop::option::weighted(
-        0.15,
-        prop::sample::select(vec![AccessLevel::View, AccessLevel::Edit, AccessLevel::Create]),
-    );
-    (target, level, prop::option::weighted(0.15, any::<bool>()), id_text(), vec(identity(), 0..3), lifetime()).prop_map(
-        |(target, level, allow_save_as, dataset_id, identities, lifetime)| V1Input {
+    (target, prop::option::weighted(0.3, any::<bool>()), vec(identity(), 0..3), lifetime()).prop_map(
+        |(target, allow_save_as, identities, lifetime)| V1Input {
             target,
-            level,
-            allow_save_as,
-            dataset_id,
+            allow_save_as: allow_save_as.filter(|_| matches!(target, Target::ReportView | Target::ReportEdit)),
             identities,
             lifetime,
         },
@@ -350,56 +341,32 @@ fn v1_input() -> impl Strategy<Value = V1Input> {
 }
 
 impl V1Input {
-    fn build(&self) -> Result<GenerateTokenRequest, Error> {
-        let mut builder = match self.target {
-            Target::ReportView => GenerateTokenRequest::report_view(),
-            Target::ReportEdit => GenerateTokenRequest::report_edit(),
-            Target::ReportCreation => GenerateTokenRequest::report_creation(self.dataset_id.clone()),
-            Target::Dashboard => GenerateTokenRequest::dashboard(),
-            Target::Tile => GenerateTokenRequest::tile(),
-            Target::Dataset => GenerateTokenRequest::dataset(),
+    /// The request's body (as the request holds it: report creation's `datasetId` is added by
+    /// the dataset's handle when sent), or the builder's error.
+    fn build(&self) -> Result<String, Error> {
+        fn finish<K: TokenKind>(builder: GenerateTokenRequestBuilder<K>, input: &V1Input) -> Result<String, Error> {
+            let mut builder = builder.identities(input.identities.iter().map(IdentityInput::build));
+            if let Some(minutes) = input.lifetime {
+                builder = builder.lifetime_minutes(minutes);
+            }
+            builder.build().map(|request| request.expose_json().to_owned())
+        }
+        let report = |builder: GenerateTokenRequestBuilder<_>| match self.allow_save_as {
+            Some(allow) => builder.allow_save_as(allow),
+            None => builder,
         };
-        if let Some(level) = self.level {
-            builder = builder.access_level(level);
+        match self.target {
+            Target::ReportView => finish(report(GenerateTokenRequest::report_view()), self),
+            Target::ReportEdit => finish(report(GenerateTokenRequest::report_edit()), self),
+            Target::ReportCreation => finish(GenerateTokenRequest::report_creation(), self),
+            Target::Dashboard => finish(GenerateTokenRequest::dashboard(), self),
+            Target::Tile => finish(GenerateTokenRequest::tile(), self),
+            Target::Qna => finish(GenerateTokenRequest::qna(), self),
         }
-        if let Some(allow) = self.allow_save_as {
-            builder = builder.allow_save_as(allow);
-        }
-        builder = builder.identities(self.identities.iter().map(IdentityInput::build));
-        if let Some(minutes) = self.lifetime {
-            builder = builder.lifetime_minutes(minutes);
-        }
-        builder.build()
-    }
-
-    fn level(&self) -> AccessLevel {
-        self.level.unwrap_or(match self.target {
-            Target::ReportEdit => AccessLevel::Edit,
-            Target::ReportCreation => AccessLevel::Create,
-            _ => AccessLevel::View,
-        })
-    }
-
-    fn is_report(&self) -> bool {
-        matches!(self.target, Target::ReportView | Target::ReportEdit)
     }
 
     fn violations(&self) -> Vec<String> {
         let mut broken = Vec::new();
-        let level_allowed = match self.level() {
-            AccessLevel::View => !matches!(self.target, Target::ReportCreation),
-            AccessLevel::Edit => self.is_report(),
-            AccessLevel::Create => self.target == Target::ReportCreation,
-        };
-        if !level_allowed {
-            broken.push("accessLevel".to_owned());
-        }
-        if self.allow_save_as.is_some() && !self.is_report() {
-            broken.push("allowSaveAs".to_owned());
-        }
-        if self.target == Target::ReportCreation && model_guid(&self.dataset_id, true).is_none() {
-            broken.push("datasetId".to_owned());
-        }
         if lifetime_violation(self.lifetime) {
             broken.push("lifetimeInMinutes".to_owned());
         }
@@ -409,15 +376,12 @@ impl V1Input {
 
     fn expected_json(&self) -> Value {
         let mut object = Map::new();
-        let level = match self.level() {
-            AccessLevel::View => "View",
-            AccessLevel::Edit => "Edit",
-            AccessLevel::Create => "Create",
+        let level = match self.target {
+            Target::ReportEdit => "Edit",
+            Target::ReportCreation => "Create",
+            _ => "View",
         };
         object.insert("accessLevel".into(), json!(level));
-        if self.target == Target::ReportCreation {
-            object.insert("datasetId".into(), json!(model_guid(&self.dataset_id, true)));
-        }
         if let Some(allow) = self.allow_save_as {
             object.insert("allowSaveAs".into(), json!(allow));
         }
@@ -448,9 +412,9 @@ struct DatasourceIdentityInput {
 
 #[derive(Debug, Clone)]
 struct V2Input {
-    reports: Vec<(String, Option<bool>)>,
-    datasets: Vec<(String, Option<XmlaPermissions>)>,
-    workspaces: Vec<String>,
+    reports: Vec<(u128, Option<bool>)>,
+    datasets: Vec<(u128, Option<XmlaPermissions>)>,
+    workspaces: Vec<u128>,
     identities: Vec<IdentityInput>,
     lifetime: Option<i64>,
     datasource_identities: Vec<DatasourceIdentityInput>,
@@ -486,9 +450,9 @@ fn v2_input() -> impl Strategy<Value = V2Input> {
         (prop_oneof![4 => "[A-Za-z0-9._-]{1,40}", 1 => Just(String::new())], vec(selector(), 0..3))
             .prop_map(|(blob, datasources)| DatasourceIdentityInput { blob, datasources });
     (
-        vec((id_text(), prop::option::of(any::<bool>())), 0..3),
-        vec((id_text(), xmla), 0..3),
-        vec(id_text(), 0..2),
+        vec((any::<u128>(), prop::option::of(any::<bool>())), 0..3),
+        vec((any::<u128>(), xmla), 0..3),
+        vec(any::<u128>(), 0..2),
         vec(identity(), 0..3),
         lifetime(),
         vec(datasource_identity, 0..2),
@@ -506,20 +470,20 @@ fn v2_input() -> impl Strategy<Value = V2Input> {
 impl V2Input {
     fn build(&self) -> Result<GenerateTokenRequestV2, Error> {
         let mut builder = GenerateTokenRequestV2::builder();
-        for (id, allow_edit) in &self.reports {
+        for &(id, allow_edit) in &self.reports {
             builder = match allow_edit {
-                Some(allow) => builder.report_with_edit(id.clone(), *allow),
-                None => builder.report(id.clone()),
+                Some(allow) => builder.report_with_edit(ReportId::from_u128(id), allow),
+                None => builder.report(ReportId::from_u128(id)),
             };
         }
-        for (id, xmla) in &self.datasets {
+        for &(id, xmla) in &self.datasets {
             builder = match xmla {
-                Some(permissions) => builder.dataset_with_xmla(id.clone(), *permissions),
-                None => builder.dataset(id.clone()),
+                Some(permissions) => builder.dataset_with_xmla(DatasetId::from_u128(id), permissions),
+                None => builder.dataset(DatasetId::from_u128(id)),
             };
         }
-        for id in &self.workspaces {
-            builder = builder.target_workspace(id.clone());
+        for &id in &self.workspaces {
+            builder = builder.target_workspace(WorkspaceId::from_u128(id));
         }
         builder = builder.identities(self.identities.iter().map(IdentityInput::build));
         if let Some(minutes) = self.lifetime {
@@ -553,16 +517,6 @@ impl V2Input {
         if self.reports.is_empty() && self.datasets.is_empty() {
             broken.push("request".to_owned());
         }
-        let bad_ids = |list: &str, ids: Vec<&String>| -> Vec<String> {
-            ids.into_iter()
-                .enumerate()
-                .filter(|(_, id)| model_guid(id, true).is_none())
-                .map(|(i, _)| format!("{list}[{i}].id"))
-                .collect()
-        };
-        broken.extend(bad_ids("reports", self.reports.iter().map(|(id, _)| id).collect()));
-        broken.extend(bad_ids("datasets", self.datasets.iter().map(|(id, _)| id).collect()));
-        broken.extend(bad_ids("targetWorkspaces", self.workspaces.iter().collect()));
         if lifetime_violation(self.lifetime) {
             broken.push("lifetimeInMinutes".to_owned());
         }
@@ -584,7 +538,7 @@ impl V2Input {
     }
 
     fn expected_json(&self) -> Value {
-        let canonical = |id: &String| model_guid(id, true).expect("valid");
+        let canonical = |&id: &u128| canonical(id);
         let mut object = Map::new();
         if !self.datasets.is_empty() {
             let datasets = self.datasets.iter().map(|(id, xmla)| match xmla {
@@ -647,7 +601,7 @@ fn v1_builder_accepts_exactly_what_the_rules_allow_and_sends_exactly_the_inputs(
     runner
         .run(&v1_input(), |input| {
             let violations = input.violations();
-            if let Some(body) = check_verdict(input.build(), &violations, |r| r.expose_json().to_owned())? {
+            if let Some(body) = check_verdict(input.build(), &violations, |body| body.clone())? {
                 let schema_errors = strict_violations("GenerateTokenRequest", &body);
                 prop_assert!(schema_errors.is_empty(), "{body} breaks the schema: {schema_errors:?}");
                 prop_assert_eq!(body, input.expected_json());
@@ -696,20 +650,12 @@ fn the_generators_reach_both_verdicts_and_every_rule() {
     }
     assert!(ok > 50 && refused > 50, "{ok} valid and {refused} invalid inputs");
     for rule in [
-        "accessLevel",
-        "allowSaveAs",
-        "datasetId",
         "lifetimeInMinutes",
         "request",
         "identities[].username",
         "identities[].roles",
         "identities[].roles[]",
-        "identities[].datasets[]",
-        "identities[].reports[]",
         "identities[].identityBlob",
-        "reports[].id",
-        "datasets[].id",
-        "targetWorkspaces[].id",
         "datasourceIdentities[].identityBlob",
         "datasourceIdentities[].datasources",
         "datasourceIdentities[].datasources[].datasourceType",
@@ -748,6 +694,37 @@ fn guid_from_str_agrees_with_the_model_on_arbitrary_bytes() {
 fn guid_from_str_agrees_with_the_model_on_guid_like_text() {
     let mut runner = TestRunner::new(config(BUILDER_CASES));
     runner.run(&id_text(), |text| check_guid_parse(&text)).unwrap();
+}
+
+/// Every typed id parses exactly what the model accepts once trimmed, prints the canonical form,
+/// and names its own field when it refuses, through `FromStr` and serde alike.
+fn check_item_id_parse<T>(text: &str, field: &str) -> Result<(), TestCaseError>
+where
+    T: std::str::FromStr<Err = Error> + serde::de::DeserializeOwned + std::fmt::Display + std::fmt::Debug,
+{
+    match (text.parse::<T>(), model_guid(text, true)) {
+        (Ok(id), Some(canonical)) => prop_assert_eq!(id.to_string(), canonical),
+        (Err(error), None) => prop_assert_eq!(error.field(), Some(field)),
+        (parsed, expected) => prop_assert!(false, "{text:?} parsed as {parsed:?}, the model says {expected:?}"),
+    }
+    let from_json = serde_json::from_value::<T>(json!(text));
+    prop_assert_eq!(from_json.is_ok(), model_guid(text, true).is_some());
+    Ok(())
+}
+
+#[test]
+fn item_ids_parse_what_the_model_accepts_trimmed_and_name_their_field() {
+    let mut runner = TestRunner::new(config(BUILDER_CASES));
+    runner
+        .run(&id_text(), |text| {
+            check_item_id_parse::<WorkspaceId>(&text, "workspace_id")?;
+            check_item_id_parse::<ReportId>(&text, "report_id")?;
+            check_item_id_parse::<DatasetId>(&text, "dataset_id")?;
+            check_item_id_parse::<DashboardId>(&text, "dashboard_id")?;
+            check_item_id_parse::<TileId>(&text, "tile_id")?;
+            check_item_id_parse::<ProfileId>(&text, "profile_id")
+        })
+        .unwrap();
 }
 
 #[test]
@@ -1237,7 +1214,11 @@ async fn generate(
     retry: RetryPolicy,
 ) -> Result<powerbi_embed::EmbedToken, Error> {
     let request = GenerateTokenRequest::report_view().build().unwrap();
-    power_bi_client(server, clock, retry).report_embed_token(FIXTURE_WORKSPACE, FIXTURE_REPORT, &request).await
+    power_bi_client(server, clock, retry)
+        .workspace(FIXTURE_WORKSPACE.parse().unwrap())
+        .report(FIXTURE_REPORT.parse().unwrap())
+        .embed_token(&request)
+        .await
 }
 
 /// Expiration texts with the instant they mean, or `None` when the answer must be refused
@@ -1606,12 +1587,31 @@ fn lookups_parse_their_items_or_give_a_typed_error_never_a_panic() {
             .await;
         let client = power_bi_client(&server, &clock(), RetryPolicy::none());
         let outcome: Result<String, Error> = match item {
-            Item::Report => client.report(FIXTURE_WORKSPACE, FIXTURE_REPORT).await.map(|r| r.id.to_string()),
-            Item::Dashboard => client.dashboard(FIXTURE_WORKSPACE, FIXTURE_DASHBOARD).await.map(|d| d.id.to_string()),
-            Item::Tile => {
-                client.tile(FIXTURE_WORKSPACE, FIXTURE_DASHBOARD, FIXTURE_TILE).await.map(|t| t.id.to_string())
-            }
-            Item::Dataset => client.dataset(FIXTURE_WORKSPACE, FIXTURE_DATASET).await.map(|d| d.id.to_string()),
+            Item::Report => client
+                .workspace(FIXTURE_WORKSPACE.parse().unwrap())
+                .report(FIXTURE_REPORT.parse().unwrap())
+                .get()
+                .await
+                .map(|r| r.id.to_string()),
+            Item::Dashboard => client
+                .workspace(FIXTURE_WORKSPACE.parse().unwrap())
+                .dashboard(FIXTURE_DASHBOARD.parse().unwrap())
+                .get()
+                .await
+                .map(|d| d.id.to_string()),
+            Item::Tile => client
+                .workspace(FIXTURE_WORKSPACE.parse().unwrap())
+                .dashboard(FIXTURE_DASHBOARD.parse().unwrap())
+                .tile(FIXTURE_TILE.parse().unwrap())
+                .get()
+                .await
+                .map(|t| t.id.to_string()),
+            Item::Dataset => client
+                .workspace(FIXTURE_WORKSPACE.parse().unwrap())
+                .dataset(FIXTURE_DATASET.parse().unwrap())
+                .get()
+                .await
+                .map(|d| d.id.to_string()),
         };
         match (&outcome, verdict) {
             (Ok(id), Some(true) | None) => {
@@ -1647,7 +1647,9 @@ fn any_valid_lifetime_is_sent_and_never_panics() {
         let request = GenerateTokenRequest::report_view().lifetime_minutes(minutes).build().unwrap();
         let clock = clock();
         let token = power_bi_client(&server, &clock, RetryPolicy::none())
-            .report_embed_token(FIXTURE_WORKSPACE, FIXTURE_REPORT, &request)
+            .workspace(FIXTURE_WORKSPACE.parse().unwrap())
+            .report(FIXTURE_REPORT.parse().unwrap())
+            .embed_token(&request)
             .await;
         prop_assert_eq!(token.map(|t| t.secret().expose_secret().to_owned()).ok(), Some(EMBED_TOKEN.to_owned()));
         let sent: Value = serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
@@ -1670,7 +1672,12 @@ async fn lifetime_of_u32_max_minutes_reaches_power_bi() {
         .await;
     let request = GenerateTokenRequest::report_view().lifetime_minutes(i64::from(u32::MAX)).build().unwrap();
     let client = power_bi_client(&server, &clock(), RetryPolicy::none());
-    let token = client.report_embed_token(FIXTURE_WORKSPACE, FIXTURE_REPORT, &request).await.unwrap();
+    let token = client
+        .workspace(FIXTURE_WORKSPACE.parse().unwrap())
+        .report(FIXTURE_REPORT.parse().unwrap())
+        .embed_token(&request)
+        .await
+        .unwrap();
     assert_eq!(token.secret().expose_secret(), EMBED_TOKEN);
 }
 

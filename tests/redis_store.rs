@@ -19,19 +19,21 @@ use std::time::{Duration, Instant};
 use common::redis_server::{dump, start_cluster, RedisServer};
 use common::*;
 use powerbi_embed::testing::SafeMockServer;
+use powerbi_embed::ForReport;
 use powerbi_embed::{
     AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, PowerBiClient, RedisStore, SharedCache,
     TokenStore,
 };
+use powerbi_embed::{DatasetId, ReportId, WorkspaceId};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path, path_regex};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const KEY: [u8; 32] = [0x3c; 32];
 const SECRET: &str = "redis-test-secret";
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
-const DATASET: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
+const DATASET: DatasetId = DatasetId::from_u128(0xcfafbeb1_8037_4d0c_896e_a46fb27ff229);
 
 /// Answers every request with a new token (`<prefix>-1`, `<prefix>-2`, ...) after `delay`, so
 /// callers holding the same token got it from one request.
@@ -107,7 +109,7 @@ fn powerbi_replica(aad: AadClient, powerbi_uri: &str, shared: &SharedCache) -> P
     PowerBiClient::builder(aad).api_base(powerbi_uri).shared_cache(shared.clone()).build().unwrap()
 }
 
-fn view_as(user: &str) -> GenerateTokenRequest {
+fn view_as(user: &str) -> GenerateTokenRequest<ForReport> {
     GenerateTokenRequest::report_view().identity(EffectiveIdentity::new(user).datasets([DATASET])).build().unwrap()
 }
 
@@ -150,7 +152,7 @@ fn stampede_child_process() {
                 let (aad, client) = (aad.clone(), client.clone());
                 let user = if i % 2 == 0 { "alice" } else { "bob" };
                 tokio::spawn(async move {
-                    let embed = client.report_embed_token(WORKSPACE, REPORT, &view_as(user)).await.unwrap();
+                    let embed = client.workspace(WORKSPACE).report(REPORT).embed_token(&view_as(user)).await.unwrap();
                     let entra = aad.token().await.unwrap();
                     format!("TOKEN {user} {} {}\n", entra.secret().expose_secret(), embed.secret().expose_secret())
                 })
@@ -360,7 +362,7 @@ async fn redis_holds_no_token_identity_or_tenant_only_sealed_values_until_the_re
         )
         .build()
         .unwrap();
-    let token = client.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+    let token = client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap();
     assert_eq!(token.secret().expose_secret(), "embed-alice@contoso.com-1");
 
     let contents = dump(&mut redis.client());
@@ -381,8 +383,8 @@ async fn redis_holds_no_token_identity_or_tenant_only_sealed_values_until_the_re
             SECRET,
             TENANT,
             CLIENT,
-            WORKSPACE,
-            REPORT,
+            &WORKSPACE.to_string(),
+            &REPORT.to_string(),
         ] {
             assert!(!name.contains(needle) && !text.contains(needle), "{needle} is readable in Redis");
         }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use powerbi_embed::{AadClient, ClientSecretCredential, Error, PowerBiClient, StaticTokenCredential};
+use powerbi_embed::{ReportId, WorkspaceId};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -65,8 +66,8 @@ const SLACK: usize = 4 * MIB;
 
 const TENANT: &str = "0b4ff5a2-3f2e-4c1a-9d6b-8a1e2f3c4d5e";
 const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
 
 /// Runs `call` and returns its output and how far allocations rose above where they stood.
 async fn peak_growth<T>(call: impl std::future::Future<Output = T>) -> (T, usize) {
@@ -241,11 +242,11 @@ fn the_power_bi_cap_is_configurable_and_inclusive() {
         let request = powerbi_embed::GenerateTokenRequest::report_view().build().unwrap();
 
         let at_cap = Server::start(Answer::Body(embed_body(cap))).await;
-        let token = powerbi(&at_cap).report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+        let token = powerbi(&at_cap).workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap();
         assert_eq!(token.token_id().to_string(), "49ae3742-54c0-4c29-af52-619ff93b5c80");
 
         let over = Server::start(Answer::Body(embed_body(cap + 1))).await;
-        let error = powerbi(&over).report_embed_token(WORKSPACE, REPORT, &request).await.unwrap_err();
+        let error = powerbi(&over).workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap_err();
         let Error::UnexpectedResponse(e) = &error else { panic!("{error:?}") };
         assert_eq!((e.service, e.status), ("Power BI", 200));
         assert_eq!(e.reason, "the reply body is larger than the 2048-byte limit (max_response_bytes)");

@@ -17,6 +17,7 @@ use powerbi_embed::{
     AadClient, ClientSecretCredential, Clock, DeviceCodeCredential, DeviceCodePrompt, EmbedToken, Error,
     GenerateTokenRequest, Guid, ManualClock, PowerBiClient, StaticTokenCredential,
 };
+use powerbi_embed::{ReportId, WorkspaceId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
@@ -370,7 +371,7 @@ fn retry_after_values_are_waited_or_end_the_retries() {
             .unwrap();
         let powerbi = PowerBiClient::builder(aad).api_base(server.uri()).http_client(HTTP.clone()).build().unwrap();
         let request = GenerateTokenRequest::report_view().lifetime_minutes(10).build().unwrap();
-        let outcome = powerbi.report_embed_token(WORKSPACE, REPORT, &request).await;
+        let outcome = powerbi.workspace(WORKSPACE).report(REPORT).embed_token(&request).await;
 
         let wait = match retry_after.parse::<u64>() {
             Ok(s) => Some(Duration::from_secs(s)),
@@ -426,5 +427,5 @@ fn token_valid_for_accepts_any_duration() {
         .unwrap();
 }
 
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);

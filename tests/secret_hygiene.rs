@@ -22,6 +22,7 @@ use powerbi_embed::{
     ManagedIdentityId, MemoryStore, PowerBiClient, RetryPolicy, Secret, SharedCache, StaticTokenCredential,
     TokenCredential, UsernamePasswordCredential,
 };
+use powerbi_embed::{DashboardId, DatasetId, ReportId, TileId, WorkspaceId};
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -29,11 +30,11 @@ use tracing_subscriber::fmt::MakeWriter;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
-const DATASET: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
-const DASHBOARD: &str = "69ffaa6c-b36d-4d01-96f5-1ed67c64d4af";
-const TILE: &str = "312fbfe9-2eda-44e0-9ed0-ab5dc571bb4b";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
+const DATASET: DatasetId = DatasetId::from_u128(0xcfafbeb1_8037_4d0c_896e_a46fb27ff229);
+const DASHBOARD: DashboardId = DashboardId::from_u128(0x69ffaa6c_b36d_4d01_96f5_1ed67c64d4af);
+const TILE: TileId = TileId::from_u128(0x312fbfe9_2eda_44e0_9ed0_ab5dc571bb4b);
 const TOKEN_ID: &str = "49ae3742-54c0-4c29-af52-619ff93b5c80";
 const OTHER_CLIENT: &str = "99999999-2222-3333-4444-555555555555";
 const USER: &str = "embed@contoso.com";
@@ -369,7 +370,7 @@ async fn run_flows() -> Outcome {
     let identity =
         EffectiveIdentity::new("customer-42").role("Customer").datasets([DATASET]).identity_blob(IDENTITY_BLOB);
     let request = GenerateTokenRequest::report_view().identity(identity.clone()).build().unwrap();
-    let config = service_principal.report_embed_config(WORKSPACE, REPORT, &request).await.unwrap();
+    let config = service_principal.workspace(WORKSPACE).report(REPORT).embed_config(&request).await.unwrap();
     assert_eq!(config.token().secret().expose_secret(), EMBED_TOKEN);
     let v2 = GenerateTokenRequestV2::builder()
         .report(REPORT)
@@ -384,10 +385,18 @@ async fn run_flows() -> Outcome {
     assert_eq!(v2_token.secret().expose_secret(), EMBED_TOKEN_V2);
     let access_token = service_principal.aad().token().await.unwrap();
     assert_eq!(access_token.secret().expose_secret(), SP_ACCESS_TOKEN);
-    let dataset_request = GenerateTokenRequest::dataset().build().unwrap();
-    errors.push(service_principal.dataset_embed_token(WORKSPACE, DATASET, &dataset_request).await.unwrap_err());
+    let dataset_request = GenerateTokenRequest::qna().build().unwrap();
+    errors.push(service_principal.workspace(WORKSPACE).dataset(DATASET).qna_token(&dataset_request).await.unwrap_err());
     let tile_request = GenerateTokenRequest::tile().build().unwrap();
-    errors.push(service_principal.tile_embed_token(WORKSPACE, DASHBOARD, TILE, &tile_request).await.unwrap_err());
+    errors.push(
+        service_principal
+            .workspace(WORKSPACE)
+            .dashboard(DASHBOARD)
+            .tile(TILE)
+            .embed_token(&tile_request)
+            .await
+            .unwrap_err(),
+    );
     debug_strings.extend([
         ("EmbedConfig (from the flow)", format!("{config:?}")),
         ("EmbedToken (from the flow)", format!("{v2_token:?}")),
@@ -400,7 +409,7 @@ async fn run_flows() -> Outcome {
 
     // Service principal, wrong secret: Entra refuses, Power BI is never called.
     let wrong = client_for(Arc::new(ClientSecretCredential::new(TENANT, CLIENT, WRONG_SECRET).unwrap())).unwrap();
-    errors.push(wrong.report_embed_config(WORKSPACE, REPORT, &request).await.unwrap_err());
+    errors.push(wrong.workspace(WORKSPACE).report(REPORT).embed_config(&request).await.unwrap_err());
 
     // Another service principal whose token response is broken.
     let broken =
@@ -412,12 +421,12 @@ async fn run_flows() -> Outcome {
     let user = Arc::new(UsernamePasswordCredential::new(TENANT, CLIENT, USER, PASSWORD).unwrap());
     let master = client_for(user.clone()).unwrap();
     let dashboard_request = GenerateTokenRequest::dashboard().build().unwrap();
-    errors.push(master.dashboard_embed_token(WORKSPACE, DASHBOARD, &dashboard_request).await.unwrap_err());
+    errors.push(master.workspace(WORKSPACE).dashboard(DASHBOARD).embed_token(&dashboard_request).await.unwrap_err());
     clock.advance(Duration::from_secs(3600));
-    assert_eq!(master.dataset(WORKSPACE, DATASET).await.unwrap().name, "Sales");
+    assert_eq!(master.workspace(WORKSPACE).dataset(DATASET).get().await.unwrap().name, "Sales");
     debug_strings.push(("UsernamePasswordCredential (holding a refresh token)", format!("{user:?}")));
     clock.advance(Duration::from_secs(3600));
-    errors.push(master.dataset(WORKSPACE, DATASET).await.unwrap_err());
+    errors.push(master.workspace(WORKSPACE).dataset(DATASET).get().await.unwrap_err());
 
     Outcome { logs: String::new(), errors, debug_strings }
 }

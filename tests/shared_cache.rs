@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::*;
 use powerbi_embed::testing::SafeMockServer;
+use powerbi_embed::DatasetId;
 use powerbi_embed::{
     AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, MemoryStore, PowerBiClient,
     SharedCache, StoreError, TokenStore,
@@ -21,7 +22,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: [u8; 32] = [0x5a; 32];
 const SECRET: &str = "replica-secret";
-const DATASET: &str = "cfafbeb1-8037-4d0c-896e-a46fb27ff229";
+const DATASET: DatasetId = DatasetId::from_u128(0xcfafbeb1_8037_4d0c_896e_a46fb27ff229);
 
 fn replica(entra: &MockServer, shared: SharedCache) -> AadClient {
     AadClient::builder(ClientSecretCredential::new(TENANT, CLIENT, SECRET).unwrap())
@@ -92,7 +93,9 @@ async fn the_store_holds_no_token_and_no_identity_in_clear() {
         .build()
         .unwrap();
     client
-        .report_embed_token("f089354e-8366-4e18-aea3-4cb4a3a50b48", "5b218778-e7a5-4d73-8187-f10824047715", &request)
+        .workspace("f089354e-8366-4e18-aea3-4cb4a3a50b48".parse().unwrap())
+        .report("5b218778-e7a5-4d73-8187-f10824047715".parse().unwrap())
+        .embed_token(&request)
         .await
         .unwrap();
 
@@ -284,11 +287,9 @@ async fn replicas_share_one_embed_token_per_identity() {
                     .build()
                     .unwrap();
                 let token = client
-                    .report_embed_token(
-                        "f089354e-8366-4e18-aea3-4cb4a3a50b48",
-                        "5b218778-e7a5-4d73-8187-f10824047715",
-                        &request,
-                    )
+                    .workspace("f089354e-8366-4e18-aea3-4cb4a3a50b48".parse().unwrap())
+                    .report("5b218778-e7a5-4d73-8187-f10824047715".parse().unwrap())
+                    .embed_token(&request)
                     .await
                     .unwrap();
                 (user, token.secret().expose_secret().to_owned())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use powerbi_embed::testing::FakeServices;
 use powerbi_embed::{
     AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, GenerateTokenRequestV2, ManualClock,
-    PowerBiClient, StaticTokenCredential, UsernamePasswordCredential,
+    PowerBiClient, ReportId, StaticTokenCredential, UsernamePasswordCredential, WorkspaceId,
 };
 
 #[tokio::test]
@@ -20,17 +20,28 @@ async fn whole_flow_for_every_item_kind() {
         .identity(EffectiveIdentity::new("u1").role("R").datasets([dataset]))
         .build()
         .unwrap();
-    let config = client.report_embed_config(ws, report, &view).await.unwrap();
+    let config = client.workspace(ws).report(report).embed_config(&view).await.unwrap();
     // The shape the service returns, and the only kind of URL powerbi-client embeds.
     assert_eq!(config.embed_url(), format!("https://app.powerbi.com/reportEmbed?reportId={report}&groupId={ws}"));
     assert!(config.token().secret().expose_secret().starts_with("fake-embed-"));
     let edit = GenerateTokenRequest::report_edit().allow_save_as(true).build().unwrap();
-    client.report_embed_config(ws, report, &edit).await.unwrap();
-    let create = GenerateTokenRequest::report_creation(dataset).build().unwrap();
-    client.report_creation_embed_config(ws, &create).await.unwrap();
-    client.dashboard_embed_config(ws, dashboard, &GenerateTokenRequest::dashboard().build().unwrap()).await.unwrap();
-    client.tile_embed_config(ws, dashboard, tile, &GenerateTokenRequest::tile().build().unwrap()).await.unwrap();
-    client.qna_embed_config(ws, dataset, &GenerateTokenRequest::dataset().build().unwrap()).await.unwrap();
+    client.workspace(ws).report(report).embed_config(&edit).await.unwrap();
+    let create = GenerateTokenRequest::report_creation().build().unwrap();
+    client.workspace(ws).dataset(dataset).create_report_config(&create).await.unwrap();
+    client
+        .workspace(ws)
+        .dashboard(dashboard)
+        .embed_config(&GenerateTokenRequest::dashboard().build().unwrap())
+        .await
+        .unwrap();
+    client
+        .workspace(ws)
+        .dashboard(dashboard)
+        .tile(tile)
+        .embed_config(&GenerateTokenRequest::tile().build().unwrap())
+        .await
+        .unwrap();
+    client.workspace(ws).dataset(dataset).qna_config(&GenerateTokenRequest::qna().build().unwrap()).await.unwrap();
     let v2 = GenerateTokenRequestV2::builder().report(report).dataset(dataset).target_workspace(ws).build().unwrap();
     client.embed_token(&v2).await.unwrap();
 
@@ -112,7 +123,7 @@ async fn powerbi_checks_the_bearer_token_and_the_items() {
     ))
     .unwrap();
     let client = PowerBiClient::builder(forged).api_base(fake.api_base()).build().unwrap();
-    let err = client.report(fake.workspace_id(), fake.report_id()).await.unwrap_err();
+    let err = client.workspace(fake.workspace_id()).report(fake.report_id()).get().await.unwrap_err();
     // As the live service: 403, an empty body, the reason only in X-PowerBI-Error-Info.
     let refused = err.as_power_bi().unwrap();
     assert_eq!(
@@ -122,11 +133,13 @@ async fn powerbi_checks_the_bearer_token_and_the_items() {
     assert!(err.request_id().is_some());
 
     let client = fake.powerbi_client();
-    let missing = "00000000-0000-4000-8000-000000000404";
-    let err = client.report(fake.workspace_id(), missing).await.unwrap_err();
+    let missing = 0x00000000_0000_4000_8000_000000000404;
+    let err = client.workspace(fake.workspace_id()).report(ReportId::from_u128(missing)).get().await.unwrap_err();
     assert_eq!((err.status(), err.as_power_bi().unwrap().code.as_deref()), (Some(404), Some("PowerBIEntityNotFound")));
     let err = client
-        .report_embed_token(missing, fake.report_id(), &GenerateTokenRequest::report_view().build().unwrap())
+        .workspace(WorkspaceId::from_u128(missing))
+        .report(fake.report_id())
+        .embed_token(&GenerateTokenRequest::report_view().build().unwrap())
         .await
         .unwrap_err();
     let refused = err.as_power_bi().unwrap();
@@ -140,11 +153,9 @@ async fn embed_tokens_never_outlive_the_entra_token_or_the_requested_lifetime() 
     let client = fake.powerbi_client();
     let now = time::OffsetDateTime::now_utc();
     let token = client
-        .report_embed_token(
-            fake.workspace_id(),
-            fake.report_id(),
-            &GenerateTokenRequest::report_view().lifetime_minutes(5).build().unwrap(),
-        )
+        .workspace(fake.workspace_id())
+        .report(fake.report_id())
+        .embed_token(&GenerateTokenRequest::report_view().lifetime_minutes(5).build().unwrap())
         .await
         .unwrap();
     // The fake reads its clock between `now` and `after` and cuts the expiry to whole seconds.
@@ -153,11 +164,9 @@ async fn embed_tokens_never_outlive_the_entra_token_or_the_requested_lifetime() 
     assert!(expiration <= after + time::Duration::minutes(5), "{expiration} vs {after}");
     assert!(expiration > now + time::Duration::minutes(4), "{expiration} vs {now}");
     let token = client
-        .report_embed_token(
-            fake.workspace_id(),
-            fake.report_id(),
-            &GenerateTokenRequest::report_view().build().unwrap(),
-        )
+        .workspace(fake.workspace_id())
+        .report(fake.report_id())
+        .embed_token(&GenerateTokenRequest::report_view().build().unwrap())
         .await
         .unwrap();
     let after = time::OffsetDateTime::now_utc();

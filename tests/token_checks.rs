@@ -17,12 +17,13 @@ use powerbi_embed::{
     AadClient, AccessToken, ClientSecretCredential, Error, GenerateTokenRequest, ManagedIdentityCredential,
     ManagedIdentityId, PowerBiClient, StaticTokenCredential, TokenCredential, TokenRequestContext,
 };
+use powerbi_embed::{ReportId, WorkspaceId};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
 const SECRET: &str = "token-checks-client-secret";
 /// A recognisable token text, to check that no error quotes it.
 const TOKEN_TEXT: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOi.token-checks";
@@ -70,7 +71,7 @@ async fn a_static_token_with_a_trailing_newline_is_refused_and_nothing_is_sent_t
     let powerbi_fake = strict_server().await; // any request fails the test
     let powerbi = PowerBiClient::builder(aad).api_base(powerbi_fake.uri()).build().unwrap();
     let request = GenerateTokenRequest::report_view().build().unwrap();
-    let error = powerbi.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap_err();
+    let error = powerbi.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap_err();
     assert_refused_by_the_client(&error);
     assert!(!matches!(error, Error::Transport(_)));
     assert!(powerbi_fake.received_requests().await.unwrap_or_default().is_empty());
@@ -192,7 +193,7 @@ async fn an_embed_token_expiration_string_is_not_echoed() {
     let aad = AadClient::new(StaticTokenCredential::new(TOKEN_TEXT, expires())).unwrap();
     let powerbi = PowerBiClient::builder(aad).api_base(powerbi_fake.uri()).build().unwrap();
     let request = GenerateTokenRequest::report_view().build().unwrap();
-    let error = powerbi.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap_err();
+    let error = powerbi.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap_err();
     let Error::UnexpectedResponse(e) = &error else { panic!("{error:?}") };
     assert_eq!(e.reason, "expiration is not an RFC 3339 date-time");
     assert!(!format!("{error} {error:?}").contains("H4sI"), "{error:?}");

@@ -18,12 +18,13 @@ use powerbi_embed::{
     AadClient, ClientSecretCredential, GenerateTokenRequest, MemoryStore, PowerBiClient, RetryPolicy, SharedCache,
     StaticTokenCredential,
 };
+use powerbi_embed::{ReportId, WorkspaceId};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-const WORKSPACE: &str = "f089354e-8366-4e18-aea3-4cb4a3a50b48";
-const REPORT: &str = "5b218778-e7a5-4d73-8187-f10824047715";
+const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
+const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
 const KEY: [u8; 32] = [0x3c; 32];
 
 fn recorded(name: &str) -> ResponseTemplate {
@@ -105,9 +106,9 @@ async fn an_expired_token_is_dropped_renewed_and_the_call_retried_once() {
     report_answers(&pbi, "entra-token-1", recorded("403-token-expired.empty.http"), 1).await;
     report_answers(&pbi, "entra-token-2", report_ok(), 2).await;
     let client = powerbi(aad(&entra, None), &pbi);
-    assert_eq!(client.report(WORKSPACE, REPORT).await.unwrap().name, "Sales");
+    assert_eq!(client.workspace(WORKSPACE).report(REPORT).get().await.unwrap().name, "Sales");
     // The new token is the cached one now: no further Entra request.
-    assert_eq!(client.report(WORKSPACE, REPORT).await.unwrap().name, "Sales");
+    assert_eq!(client.workspace(WORKSPACE).report(REPORT).get().await.unwrap().name, "Sales");
     assert_eq!(client.aad().token().await.unwrap().secret().expose_secret(), "entra-token-2");
 }
 
@@ -137,7 +138,7 @@ async fn an_invalid_token_on_generate_token_is_renewed_and_retried_once() {
         .await;
     let client = powerbi(aad(&entra, None), &pbi);
     let request = GenerateTokenRequest::report_view().build().unwrap();
-    let token = client.report_embed_token(WORKSPACE, REPORT, &request).await.unwrap();
+    let token = client.workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap();
     assert_eq!(token.secret().expose_secret(), "embed-token-value");
 }
 
@@ -148,7 +149,7 @@ async fn a_second_refusal_is_returned_with_its_hint() {
     report_answers(&pbi, "entra-token-1", recorded("403-token-expired.empty.http"), 1).await;
     report_answers(&pbi, "entra-token-2", recorded("403-token-expired.body.learn-troubleshoot.http"), 1).await;
     let client = powerbi(aad(&entra, None), &pbi);
-    let err = client.report(WORKSPACE, REPORT).await.unwrap_err();
+    let err = client.workspace(WORKSPACE).report(REPORT).get().await.unwrap_err();
     let refused = err.as_power_bi().expect("the Power BI error");
     assert_eq!((refused.status, refused.code.as_deref()), (403, Some("TokenExpired")));
     assert_eq!(
@@ -164,7 +165,7 @@ async fn no_access_is_not_a_token_problem_and_is_not_retried() {
     let pbi = strict_server().await;
     report_answers(&pbi, "entra-token-1", recorded("401-group-not-accessible.empty.http"), 1).await;
     let client = powerbi(aad(&entra, None), &pbi);
-    let err = client.report(WORKSPACE, REPORT).await.unwrap_err();
+    let err = client.workspace(WORKSPACE).report(REPORT).get().await.unwrap_err();
     assert_eq!(err.as_power_bi().and_then(|e| e.error_info.as_deref()), Some("GroupNotAccessible"));
 }
 
@@ -174,7 +175,7 @@ async fn a_static_token_that_is_refused_is_not_sent_again() {
     report_answers(&pbi, "the-static-token", recorded("403-token-expired.empty.http"), 1).await;
     let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let aad = AadClient::new(StaticTokenCredential::new("the-static-token", expires)).unwrap();
-    let err = powerbi(aad, &pbi).report(WORKSPACE, REPORT).await.unwrap_err();
+    let err = powerbi(aad, &pbi).workspace(WORKSPACE).report(REPORT).get().await.unwrap_err();
     assert_eq!(err.as_power_bi().and_then(|e| e.error_info.as_deref()), Some("TokenExpired"));
 }
 
@@ -190,7 +191,7 @@ async fn when_no_new_token_can_be_had_the_entra_error_is_returned() {
         .await;
     let pbi = strict_server().await;
     report_answers(&pbi, "entra-token-1", recorded("403-token-expired.empty.http"), 1).await;
-    let err = powerbi(aad(&entra, None), &pbi).report(WORKSPACE, REPORT).await.unwrap_err();
+    let err = powerbi(aad(&entra, None), &pbi).workspace(WORKSPACE).report(REPORT).get().await.unwrap_err();
     assert_eq!(err.as_entra().map(|e| e.error_codes.clone()), Some(vec![7000222]), "{err}");
 }
 
@@ -211,8 +212,8 @@ async fn with_a_shared_store_no_replica_hands_a_refused_token_back() {
     assert_eq!(replica_a.aad().token().await.unwrap().secret().expose_secret(), "entra-token-1");
     assert_eq!(replica_b.aad().token().await.unwrap().secret().expose_secret(), "entra-token-1");
 
-    assert_eq!(replica_a.report(WORKSPACE, REPORT).await.unwrap().name, "Sales");
-    assert_eq!(replica_b.report(WORKSPACE, REPORT).await.unwrap().name, "Sales");
+    assert_eq!(replica_a.workspace(WORKSPACE).report(REPORT).get().await.unwrap().name, "Sales");
+    assert_eq!(replica_b.workspace(WORKSPACE).report(REPORT).get().await.unwrap().name, "Sales");
     assert_eq!(replica_b.aad().token().await.unwrap().secret().expose_secret(), "entra-token-2");
 }
 
@@ -248,7 +249,7 @@ async fn a_refused_token_leaves_the_shared_store() {
             .unwrap()
     };
     let replica_a = powerbi(no_retries(SharedCache::new(store.clone(), KEY)), &pbi);
-    let err = replica_a.report(WORKSPACE, REPORT).await.unwrap_err();
+    let err = replica_a.workspace(WORKSPACE).report(REPORT).get().await.unwrap_err();
     assert_eq!(err.status(), Some(503), "the renewal's own error: {err}");
     assert!(store.is_empty(), "the refused token was dropped from the store");
     let replica_c = no_retries(SharedCache::new(store.clone(), KEY));
@@ -314,6 +315,9 @@ async fn concurrent_refusals_renew_the_token_once() {
     report_answers(&pbi, "entra-token-2", report_ok(), 2).await;
     let client = powerbi(aad(&entra, None), &pbi);
     client.aad().token().await.unwrap();
-    let (a, b) = tokio::join!(client.report(WORKSPACE, REPORT), client.report(WORKSPACE, REPORT));
+    let (a, b) = tokio::join!(
+        client.workspace(WORKSPACE).report(REPORT).get(),
+        client.workspace(WORKSPACE).report(REPORT).get()
+    );
     assert_eq!((a.unwrap().name, b.unwrap().name), ("Sales".to_owned(), "Sales".to_owned()));
 }

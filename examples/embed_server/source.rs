@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use powerbi_embed::testing::FakeServices;
 use powerbi_embed::{
-    AadClient, ClientSecretCredential, CloudSettings, EmbedConfig, GenerateTokenRequest, PowerBiClient,
+    AadClient, ClientSecretCredential, CloudSettings, EmbedConfig, ForReport, GenerateTokenRequest, PowerBiClient,
+    ReportId, WorkspaceId,
 };
 
 use crate::settings::AzureSettings;
@@ -28,9 +29,9 @@ impl BackendKind {
 #[derive(Debug)]
 pub struct EmbedSource {
     client: PowerBiClient,
-    workspace_id: String,
-    report_id: String,
-    request: GenerateTokenRequest,
+    workspace_id: WorkspaceId,
+    report_id: ReportId,
+    request: GenerateTokenRequest<ForReport>,
     kind: BackendKind,
     /// Keeps the fake's servers running as long as the source lives.
     _fake: Option<FakeServices>,
@@ -46,8 +47,8 @@ impl EmbedSource {
         let fake = builder.start().await;
         Self {
             client: fake.powerbi_client(),
-            workspace_id: fake.workspace_id().to_owned(),
-            report_id: fake.report_id().to_owned(),
+            workspace_id: fake.workspace_id(),
+            report_id: fake.report_id(),
             request: view_request(),
             kind: BackendKind::Fake,
             _fake: Some(fake),
@@ -58,16 +59,16 @@ impl EmbedSource {
     /// and `AZURE_AUTHORITY_HOST` name (public by default), read as `AadClient::from_env` does.
     ///
     /// # Errors
-    /// The crate's validation of the tenant, client id and secret, and of `POWERBI_CLOUD` and
-    /// `AZURE_AUTHORITY_HOST` (no network call yet).
+    /// The crate's validation of the tenant, client id and secret, the workspace and report
+    /// ids, and of `POWERBI_CLOUD` and `AZURE_AUTHORITY_HOST` (no network call yet).
     pub fn azure(settings: AzureSettings) -> powerbi_embed::Result<Self> {
         let credential = ClientSecretCredential::new(&settings.tenant_id, &settings.client_id, settings.client_secret)?;
         let aad = CloudSettings::from_env()?.apply(AadClient::builder(credential)).build()?;
         let client = PowerBiClient::new(aad)?;
         Ok(Self {
             client,
-            workspace_id: settings.workspace_id,
-            report_id: settings.report_id,
+            workspace_id: settings.workspace_id.parse()?,
+            report_id: settings.report_id.parse()?,
             request: view_request(),
             kind: BackendKind::Azure,
             _fake: None,
@@ -81,10 +82,10 @@ impl EmbedSource {
     /// A fresh config: every call generates a new embed token. The page only asks when its
     /// token is close to expiry, so there is nothing worth caching for a single viewer.
     pub async fn embed_config(&self) -> powerbi_embed::Result<EmbedConfig> {
-        self.client.report_embed_config(&self.workspace_id, &self.report_id, &self.request).await
+        self.client.workspace(self.workspace_id).report(self.report_id).embed_config(&self.request).await
     }
 }
 
-fn view_request() -> GenerateTokenRequest {
+fn view_request() -> GenerateTokenRequest<ForReport> {
     GenerateTokenRequest::report_view().build().expect("a plain View request is valid")
 }

@@ -4,12 +4,14 @@
 
 use std::fmt::Display;
 use std::process::exit;
-
+use std::str::FromStr;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use powerbi_embed::{AadClient, AadClientBuilder, CloudSettings, PowerBiClient, RedisStore, SharedCache};
+use powerbi_embed::{
+    AadClient, AadClientBuilder, CloudSettings, PowerBiClient, PowerBiView, ProfileId, RedisStore, SharedCache,
+};
 
 /// Prints one actionable line to stderr and exits non-zero (no panic, no backtrace).
 pub fn fail(message: impl Display) -> ! {
@@ -50,20 +52,32 @@ pub fn aad_from_env(shared: Option<&SharedCache>) -> AadClient {
     builder.build().unwrap_or_else(|e| fail(e))
 }
 
-/// A `PowerBiClient` honouring `POWERBI_API_URL` and an optional profile id, sharing embed
-/// tokens through `shared` when given.
-pub fn powerbi_client(aad: AadClient, profile: Option<&str>, shared: Option<&SharedCache>) -> PowerBiClient {
+/// A `PowerBiClient` honouring `POWERBI_API_URL`, sharing embed tokens through `shared` when
+/// given. A profile is chosen per call (`client.as_profile(p)`), not here.
+pub fn powerbi_client(aad: AadClient, shared: Option<&SharedCache>) -> PowerBiClient {
     let mut builder = PowerBiClient::builder(aad);
     if let Some(api) = env("POWERBI_API_URL") {
         builder = builder.api_base(api);
-    }
-    if let Some(profile) = profile {
-        builder = builder.profile_id(profile);
     }
     if let Some(shared) = shared {
         builder = builder.shared_cache(shared.clone());
     }
     builder.build().unwrap_or_else(|e| fail(e))
+}
+
+/// The client as the profile `profile` when one is given (`--profile`, `POWERBI_PROFILE_ID`),
+/// else as the service principal itself.
+pub fn acting_as(client: &PowerBiClient, profile: Option<ProfileId>) -> PowerBiView<'_> {
+    match profile {
+        Some(profile) => client.as_profile(profile),
+        None => client.view(),
+    }
+}
+
+/// An id from a flag or a variable, or exit with the error naming the field (`report_id`, ...)
+/// and never echoing the value.
+pub fn parse_id<T: FromStr<Err = powerbi_embed::Error>>(text: &str) -> T {
+    text.parse().unwrap_or_else(|e| fail_with(e))
 }
 
 /// The cache shared by every replica, when `REDIS_URL` is set: values sealed with the key in

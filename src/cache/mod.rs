@@ -83,6 +83,10 @@ pub(crate) enum Need {
     /// a failure), a cached value valid until `floor` will do. The embed path asks this way, so
     /// an Entra outage shortens embed tokens down to a floor instead of failing them.
     PreferablyUntil { wanted: OffsetDateTime, floor: OffsetDateTime },
+    /// A value fetched at or after this moment, taken to the whole second (the shared store keeps
+    /// fetch times in seconds): a caller that must not be served what was cached before it asked
+    /// (`refresh_cache()`). Concurrent such callers still share one fetch.
+    FetchedSince(OffsetDateTime),
 }
 
 impl Need {
@@ -99,6 +103,10 @@ impl Need {
                 let lifetime = expires_on.0 - fetched_at.0;
                 let attainable = now.0 + lifetime - MIN_RENEWAL_INTERVAL.whole_nanoseconds().min(lifetime / 2);
                 now < expires_on && Moment::from(until).0.min(attainable) <= expires_on.0
+            }
+            Need::FetchedSince(since) => {
+                let since_second = i128::from(since.unix_timestamp()) * 1_000_000_000;
+                now < expires_on && since_second <= fetched_at.0
             }
         }
     }
@@ -442,6 +450,19 @@ mod tests {
         assert!(!floor_later.satisfied_by(fetched.into(), expires.into(), later.into()), "10 minutes left");
         assert_eq!(Need::Valid.fallback(), Need::Valid);
         assert_eq!(Need::ValidUntil(expires).fallback(), Need::ValidUntil(expires));
+    }
+
+    #[test]
+    fn a_refresh_takes_only_values_fetched_since_it_asked_to_the_second() {
+        let asked = datetime!(2026-11-23 12:00:00.700 UTC);
+        let expires = asked + time::Duration::hours(1);
+        let need = Need::FetchedSince(asked);
+        let at = |fetched: OffsetDateTime| need.satisfied_by(fetched.into(), expires.into(), asked.into());
+        assert!(!at(datetime!(2026-11-23 11:59:59.999 UTC)), "cached before the second it asked in");
+        assert!(at(datetime!(2026-11-23 12:00:00 UTC)), "the shared store's whole-second fetch time");
+        assert!(at(datetime!(2026-11-23 12:00:01 UTC)));
+        assert!(!need.satisfied_by(asked.into(), asked.into(), asked.into()), "expired");
+        assert_eq!(need.fallback(), need);
     }
 
     #[test]

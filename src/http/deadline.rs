@@ -36,8 +36,10 @@ pub(crate) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The deadline of a call, and what to say when it passes.
 #[derive(Debug, Clone, Copy)]
 struct CallDeadline {
-    /// The call's `call_timeout`.
+    /// The call's `call_timeout`, or the deadline a view of the client set.
     budget: Duration,
+    /// The setting the budget came from, for the error: `call_timeout` or `deadline`.
+    setting: &'static str,
     /// The service of the call that set it.
     service: &'static str,
     /// In nanoseconds since the Unix epoch, once someone needed it. A call that never waits (a
@@ -90,9 +92,20 @@ pub(crate) fn bounded<'c, F>(
     service: &'static str,
     call: F,
 ) -> Bounded<'c, F> {
+    bounded_by(clock, budget, "call_timeout", service, call)
+}
+
+/// [`bounded`], with a budget that comes from `setting` (named in the error when it passes).
+pub(crate) fn bounded_by<'c, F>(
+    clock: &'c Arc<dyn Clock>,
+    budget: Duration,
+    setting: &'static str,
+    service: &'static str,
+    call: F,
+) -> Bounded<'c, F> {
     // Inside another call: the earlier deadline wins (which fixes the outer one now, if it was
     // not fixed yet: the outer call is running, so it started about now).
-    let own = CallDeadline { budget, service, at: None };
+    let own = CallDeadline { budget, setting, service, at: None };
     let deadline = CURRENT.with(|current| match current.get() {
         None => own,
         Some(mut outer) => {
@@ -161,6 +174,7 @@ impl<T, F: Future<Output = Result<T>>> Future for Bounded<'_, F> {
             Poll::Ready(()) => Poll::Ready(Err(Error::Transport(Arc::new(TransportError::deadline(
                 this.deadline.service,
                 this.deadline.budget,
+                this.deadline.setting,
             ))))),
             Poll::Pending => Poll::Pending,
         }

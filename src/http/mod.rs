@@ -142,6 +142,18 @@ impl HttpPipeline {
         deadline::bounded(&self.clock, self.call_timeout, service, call)
     }
 
+    /// [`bounded`](Self::bounded) with the caller's own budget instead of `call_timeout` (the
+    /// per-call `deadline` of a view of the client), named `setting` in the error.
+    pub fn bounded_within<F>(
+        &self,
+        budget: Duration,
+        setting: &'static str,
+        service: &'static str,
+        call: F,
+    ) -> deadline::Bounded<'_, F> {
+        deadline::bounded_by(&self.clock, budget, setting, service, call)
+    }
+
     /// Sends the request `build` makes (once per attempt) and reads the whole body, retrying
     /// per the policy. Error statuses come back as `Ok(Reply)` for the caller to map; transport
     /// failures and a body over the cap (never retried) are `Err`.

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::ids::Guid;
+use crate::ids::{DatasetId, ReportId};
 use crate::secret::Secret;
 
 /// Longest username Power BI accepts.
@@ -18,19 +18,19 @@ const MAX_ROLE_CHARS: usize = 50;
 /// The end user an embed token acts for, under row-level security (RLS).
 ///
 /// A consuming builder; the rules (username required, at most 256 characters and no spaces; at
-/// most 50 roles, each at most 50 characters and without `,`; GUID dataset and report ids; at
-/// least one dataset or paginated report) are checked when the request that carries it is
-/// built, so one `?` covers everything. An identity with neither [`datasets`](Self::datasets)
+/// most 50 roles, each at most 50 characters and without `,`; at least one dataset or paginated
+/// report) are checked when the request that carries it is built, so one `?` covers everything. An identity with neither [`datasets`](Self::datasets)
 /// nor [`reports`](Self::reports) is refused naming `identities[i].datasets`: Power BI refuses
 /// it too ("DatasetId is required for any EffectiveIdentity"), but only after a round trip.
 ///
 /// ```
-/// use powerbi_embed::{EffectiveIdentity, GenerateTokenRequest};
+/// use powerbi_embed::{DatasetId, EffectiveIdentity, GenerateTokenRequest};
+/// let sales: DatasetId = "cfafbeb1-8037-4d0c-896e-a46fb27ff229".parse().unwrap();
 /// let request = GenerateTokenRequest::report_view()
 ///     .identity(
 ///         EffectiveIdentity::new("customer-42@contoso.com")
 ///             .roles(["Customer", "EU"])
-///             .datasets(["cfafbeb1-8037-4d0c-896e-a46fb27ff229"])
+///             .datasets([sales])
 ///             .custom_data("tier=gold"),
 ///     )
 ///     .build()
@@ -44,8 +44,8 @@ const MAX_ROLE_CHARS: usize = 50;
 pub struct EffectiveIdentity {
     username: String,
     roles: Vec<String>,
-    datasets: Vec<String>,
-    reports: Vec<String>,
+    datasets: Vec<DatasetId>,
+    reports: Vec<ReportId>,
     custom_data: Option<String>,
     identity_blob: Option<Secret>,
     auditable_context: Option<String>,
@@ -74,23 +74,15 @@ impl EffectiveIdentity {
         self
     }
 
-    /// The datasets (ids) this identity applies to.
-    pub fn datasets<I, S>(mut self, datasets: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.datasets.extend(datasets.into_iter().map(Into::into));
+    /// The datasets this identity applies to.
+    pub fn datasets(mut self, datasets: impl IntoIterator<Item = DatasetId>) -> Self {
+        self.datasets.extend(datasets);
         self
     }
 
-    /// The paginated reports (ids) this identity applies to.
-    pub fn reports<I, S>(mut self, reports: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.reports.extend(reports.into_iter().map(Into::into));
+    /// The paginated reports this identity applies to.
+    pub fn reports(mut self, reports: impl IntoIterator<Item = ReportId>) -> Self {
+        self.reports.extend(reports);
         self
     }
 
@@ -146,12 +138,6 @@ impl EffectiveIdentity {
                 return Err(Error::invalid(role_field(), "must not contain ','"));
             }
         }
-        for (i, id) in self.datasets.iter().enumerate() {
-            Guid::parse_field(format_args!("identities[{at}].datasets[{i}]"), id)?;
-        }
-        for (i, id) in self.reports.iter().enumerate() {
-            Guid::parse_field(format_args!("identities[{at}].reports[{i}]"), id)?;
-        }
         if self.identity_blob.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::invalid(field("identityBlob"), "is empty"));
         }
@@ -171,8 +157,8 @@ impl EffectiveIdentity {
         WireIdentity {
             username: &self.username,
             roles: &self.roles,
-            datasets: canonical_guids(&self.datasets),
-            reports: canonical_guids(&self.reports),
+            datasets: &self.datasets,
+            reports: &self.reports,
             custom_data: self.custom_data.as_deref(),
             identity_blob: self.identity_blob.as_ref().map(|b| WireBlob { value: b.expose_secret() }),
             auditable_context: self.auditable_context.as_deref(),
@@ -194,14 +180,6 @@ impl fmt::Debug for EffectiveIdentity {
     }
 }
 
-/// Ids in the form Power BI writes them (lowercase, no braces, no surrounding spaces), as every
-/// other id in a request body is sent: the check accepts `" {CFAFBEB1-...} "`, so sending the
-/// text as typed would put an id Power BI does not recognise in the body (and give the same
-/// request two cache keys). Only called on validated ids, so the fallback is never taken.
-fn canonical_guids(ids: &[String]) -> Vec<String> {
-    ids.iter().map(|id| id.trim().parse::<Guid>().map_or_else(|_| id.clone(), |guid| guid.to_string())).collect()
-}
-
 /// `EffectiveIdentity` as the schema names it; empty lists and unset fields are omitted.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -209,10 +187,10 @@ pub(crate) struct WireIdentity<'a> {
     username: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     roles: &'a [String],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    datasets: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reports: Vec<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    datasets: &'a [DatasetId],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reports: &'a [ReportId],
     #[serde(skip_serializing_if = "Option::is_none")]
     custom_data: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,19 +1,26 @@
-//! The Power BI side: [`PowerBiClient`], the `GenerateToken` request builders, the response
-//! models and the embed configs the browser needs.
+//! The Power BI side: [`PowerBiClient`] and its views, the handles of the items (workspace,
+//! report, dashboard, tile, dataset), the `GenerateToken` request builders, the response models
+//! and the embed configs the browser needs. `docs/api.md` explains the shape.
 
+pub(crate) mod call;
 pub(crate) mod client;
 pub(crate) mod embed_config;
 pub(crate) mod error;
+pub(crate) mod handles;
 pub(crate) mod identity;
 pub(crate) mod models;
 pub(crate) mod operation;
 pub(crate) mod request;
+pub(crate) mod view;
 
 pub use client::{PowerBiClient, PowerBiClientBuilder};
 pub use embed_config::{EmbedConfig, EmbedType};
+pub use handles::{DashboardHandle, DatasetHandle, ReportHandle, TileHandle, WorkspaceHandle};
 pub use identity::EffectiveIdentity;
 pub use models::{Capacity, CapacityState, Dashboard, Dataset, EmbedToken, Report, ReportType, Tile, Workspace};
 pub use request::{
-    AccessLevel, DatasourceIdentity, DatasourceSelector, GenerateTokenRequest, GenerateTokenRequestBuilder,
-    GenerateTokenRequestV2, GenerateTokenRequestV2Builder, TokenTarget, XmlaPermissions,
+    AccessLevel, DatasourceIdentity, DatasourceSelector, ForDashboard, ForQna, ForReport, ForReportCreation, ForTile,
+    GenerateTokenRequest, GenerateTokenRequestBuilder, GenerateTokenRequestV2, GenerateTokenRequestV2Builder,
+    TokenKind, XmlaPermissions,
 };
+pub use view::PowerBiView;

@@ -1,16 +1,22 @@
 //! `GenerateToken` request bodies: typed builders that check every documented rule before any
 //! network call, and serialize exactly to the published schema (camelCase, unset fields
 //! omitted, never `null`).
+//!
+//! A V1 request carries its kind in its type ([`GenerateTokenRequest<ForReport>`], ...): the
+//! constructor picks the kind and the access level, only the handle of that kind of item takes
+//! it, and options that apply to one kind exist only on its builder. So a request sent to the
+//! wrong kind of item, or an access level the item does not take, does not compile.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::ids::Guid;
+use crate::ids::{DatasetId, ReportId, WorkspaceId};
 use crate::powerbi::identity::{EffectiveIdentity, WireIdentity};
 use crate::secret::Secret;
 
@@ -25,87 +31,179 @@ pub enum AccessLevel {
     Create,
 }
 
-/// Which kind of item a V1 request is for; it decides which rules apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TokenTarget {
-    /// An existing report (View or Edit).
-    Report,
-    /// A new report created from a dataset (Create).
-    ReportCreation,
-    /// A dashboard.
-    Dashboard,
-    /// A dashboard tile.
-    Tile,
-    /// A dataset, for Q&A.
-    Dataset,
+mod sealed {
+    pub trait Sealed {}
 }
 
-/// A validated `GenerateTokenRequest` (the V1, single-item body).
+/// The kind of item a [`GenerateTokenRequest`] is for. Sealed: the kinds are the five
+/// `GenerateToken` endpoints of the V1 API.
 ///
-/// Start from the constructor for the item: [`report_view`](Self::report_view),
-/// [`report_edit`](Self::report_edit), [`report_creation`](Self::report_creation),
-/// [`dashboard`](Self::dashboard), [`tile`](Self::tile) or [`dataset`](Self::dataset).
+/// A handle takes only requests of its own kind:
+///
+/// ```no_run
+/// # use powerbi_embed::{GenerateTokenRequest, PowerBiClient, ReportId, WorkspaceId};
+/// # async fn f(client: &PowerBiClient, w: WorkspaceId, r: ReportId) -> powerbi_embed::Result<()> {
+/// let request = GenerateTokenRequest::report_view().build()?;
+/// client.workspace(w).report(r).embed_token(&request).await?;
+/// # Ok(()) }
+/// ```
+///
+/// and the same call with a dashboard's request does not compile:
+///
+/// ```compile_fail
+/// # use powerbi_embed::{GenerateTokenRequest, PowerBiClient, ReportId, WorkspaceId};
+/// # async fn f(client: &PowerBiClient, w: WorkspaceId, r: ReportId) -> powerbi_embed::Result<()> {
+/// let request = GenerateTokenRequest::dashboard().build()?;
+/// client.workspace(w).report(r).embed_token(&request).await?;
+/// # Ok(()) }
+/// ```
+///
+/// nor can an access level be changed after the constructor chose it:
+///
+/// ```compile_fail
+/// use powerbi_embed::{AccessLevel, GenerateTokenRequest};
+/// let _ = GenerateTokenRequest::dashboard().access_level(AccessLevel::Edit);
+/// ```
+pub trait TokenKind: sealed::Sealed + Send + Sync + 'static {
+    /// A name for logs and errors.
+    const NAME: &'static str;
+}
+
+macro_rules! token_kind {
+    ($(#[$doc:meta])* $name:ident, $text:literal) => {
+        $(#[$doc])*
+        ///
+        /// A marker type: it is never made, it only names the kind in
+        /// `GenerateTokenRequest<Kind>`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {}
+        impl sealed::Sealed for $name {}
+        impl TokenKind for $name {
+            const NAME: &'static str = $text;
+        }
+    };
+}
+
+token_kind!(
+    /// An existing report, viewed or edited: taken by [`ReportHandle`](crate::ReportHandle).
+    ForReport,
+    "report"
+);
+token_kind!(
+    /// A new report created on a dataset: taken by
+    /// [`DatasetHandle::create_report_token`](crate::DatasetHandle::create_report_token).
+    ForReportCreation,
+    "report creation"
+);
+token_kind!(
+    /// A dashboard: taken by [`DashboardHandle`](crate::DashboardHandle).
+    ForDashboard,
+    "dashboard"
+);
+token_kind!(
+    /// A dashboard tile: taken by [`TileHandle`](crate::TileHandle).
+    ForTile,
+    "tile"
+);
+token_kind!(
+    /// Q&A over a dataset: taken by [`DatasetHandle::qna_token`](crate::DatasetHandle::qna_token).
+    ForQna,
+    "Q&A"
+);
+
+/// A validated `GenerateTokenRequest` (the V1, single-item body) for one kind of item.
+///
+/// Start from the constructor for the item, which fixes the kind and the access level:
+/// [`report_view`](GenerateTokenRequest::report_view) and
+/// [`report_edit`](GenerateTokenRequest::report_edit) (`ForReport`),
+/// [`report_creation`](GenerateTokenRequest::report_creation) (`ForReportCreation`),
+/// [`dashboard`](GenerateTokenRequest::dashboard), [`tile`](GenerateTokenRequest::tile) and
+/// [`qna`](GenerateTokenRequest::qna). Built once, a request is validated and serialized, and
+/// cloning it is a reference-count increment, so a handler can keep one for every call.
 ///
 /// ```
-/// use powerbi_embed::{AccessLevel, EffectiveIdentity, GenerateTokenRequest};
-/// let request = GenerateTokenRequest::report_edit()
+/// use powerbi_embed::{AccessLevel, EffectiveIdentity, ForReport, GenerateTokenRequest};
+/// let request: GenerateTokenRequest<ForReport> = GenerateTokenRequest::report_edit()
 ///     .allow_save_as(true)
 ///     .lifetime_minutes(30)
-///     .build()
-///     .unwrap();
+///     .build()?;
 /// assert_eq!(request.access_level(), AccessLevel::Edit);
-///
-/// let err = GenerateTokenRequest::dashboard().access_level(AccessLevel::Edit).build().unwrap_err();
-/// assert_eq!(err.field(), Some("accessLevel"));
+/// assert_eq!(request.expose_json(), r#"{"accessLevel":"Edit","allowSaveAs":true,"lifetimeInMinutes":30}"#);
+/// # Ok::<(), powerbi_embed::Error>(())
 /// ```
-#[derive(Clone)]
-pub struct GenerateTokenRequest {
-    target: TokenTarget,
+///
+/// A request for one kind cannot be sent to another, and options of one kind do not exist on
+/// another's builder:
+///
+/// ```compile_fail
+/// use powerbi_embed::GenerateTokenRequest;
+/// let _ = GenerateTokenRequest::dashboard().allow_save_as(true); // allowSaveAs is for reports
+/// ```
+///
+/// (while `GenerateTokenRequest::report_view().allow_save_as(true)` does, as above).
+pub struct GenerateTokenRequest<K: TokenKind> {
     access_level: AccessLevel,
     lifetime_minutes: Option<u32>,
-    dataset_id: Option<String>,
     identities: usize,
     body: RequestBody,
+    kind: PhantomData<fn() -> K>,
 }
 
-impl GenerateTokenRequest {
+impl<K: TokenKind> Clone for GenerateTokenRequest<K> {
+    fn clone(&self) -> Self {
+        Self {
+            access_level: self.access_level,
+            lifetime_minutes: self.lifetime_minutes,
+            identities: self.identities,
+            body: self.body.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl GenerateTokenRequest<ForReport> {
     /// A View token for an existing report.
-    pub fn report_view() -> GenerateTokenRequestBuilder {
-        GenerateTokenRequestBuilder::new(TokenTarget::Report, AccessLevel::View)
+    pub fn report_view() -> GenerateTokenRequestBuilder<ForReport> {
+        GenerateTokenRequestBuilder::new(AccessLevel::View)
     }
 
     /// An Edit token for an existing report.
-    pub fn report_edit() -> GenerateTokenRequestBuilder {
-        GenerateTokenRequestBuilder::new(TokenTarget::Report, AccessLevel::Edit)
+    pub fn report_edit() -> GenerateTokenRequestBuilder<ForReport> {
+        GenerateTokenRequestBuilder::new(AccessLevel::Edit)
     }
+}
 
-    /// A Create token: lets the user build a new report on `dataset_id`.
-    pub fn report_creation(dataset_id: impl Into<String>) -> GenerateTokenRequestBuilder {
-        let mut builder = GenerateTokenRequestBuilder::new(TokenTarget::ReportCreation, AccessLevel::Create);
-        builder.dataset_id = Some(dataset_id.into());
-        builder
+impl GenerateTokenRequest<ForReportCreation> {
+    /// A Create token: lets the user build a new report on the dataset whose handle sends it
+    /// (`client.workspace(w).dataset(d).create_report_config(&request)`). The dataset id is
+    /// written into the body (`datasetId`) when the request is sent.
+    pub fn report_creation() -> GenerateTokenRequestBuilder<ForReportCreation> {
+        GenerateTokenRequestBuilder::new(AccessLevel::Create)
     }
+}
 
+impl GenerateTokenRequest<ForDashboard> {
     /// A View token for a dashboard.
-    pub fn dashboard() -> GenerateTokenRequestBuilder {
-        GenerateTokenRequestBuilder::new(TokenTarget::Dashboard, AccessLevel::View)
+    pub fn dashboard() -> GenerateTokenRequestBuilder<ForDashboard> {
+        GenerateTokenRequestBuilder::new(AccessLevel::View)
     }
+}
 
+impl GenerateTokenRequest<ForTile> {
     /// A View token for a dashboard tile.
-    pub fn tile() -> GenerateTokenRequestBuilder {
-        GenerateTokenRequestBuilder::new(TokenTarget::Tile, AccessLevel::View)
+    pub fn tile() -> GenerateTokenRequestBuilder<ForTile> {
+        GenerateTokenRequestBuilder::new(AccessLevel::View)
     }
+}
 
-    /// A View token for a dataset (Q&A).
-    pub fn dataset() -> GenerateTokenRequestBuilder {
-        GenerateTokenRequestBuilder::new(TokenTarget::Dataset, AccessLevel::View)
+impl GenerateTokenRequest<ForQna> {
+    /// A View token for Q&A over a dataset.
+    pub fn qna() -> GenerateTokenRequestBuilder<ForQna> {
+        GenerateTokenRequestBuilder::new(AccessLevel::View)
     }
+}
 
-    /// The kind of item this request is for.
-    pub fn target(&self) -> TokenTarget {
-        self.target
-    }
-
+impl<K: TokenKind> GenerateTokenRequest<K> {
     /// The access level.
     pub fn access_level(&self) -> AccessLevel {
         self.access_level
@@ -116,13 +214,9 @@ impl GenerateTokenRequest {
         self.lifetime_minutes
     }
 
-    /// The dataset a Create token builds on.
-    pub fn dataset_id(&self) -> Option<&str> {
-        self.dataset_id.as_deref()
-    }
-
-    /// The exact JSON body sent to Power BI. It contains identity blobs (Azure SQL tokens) when
-    /// the request has any, hence the name: do not log it.
+    /// The exact JSON body sent to Power BI (for report creation, without the `datasetId` the
+    /// dataset's handle adds). It contains identity blobs (Azure SQL tokens) when the request
+    /// has any, hence the name: do not log it.
     pub fn expose_json(&self) -> &str {
         self.body.json()
     }
@@ -132,53 +226,63 @@ impl GenerateTokenRequest {
     }
 }
 
-impl fmt::Debug for GenerateTokenRequest {
+impl<K: TokenKind> fmt::Debug for GenerateTokenRequest<K> {
     // The body can hold an identity blob (an Azure SQL token), so it is summarised, not printed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GenerateTokenRequest")
-            .field("target", &self.target)
+            .field("kind", &K::NAME)
             .field("access_level", &self.access_level)
             .field("lifetime_minutes", &self.lifetime_minutes)
-            .field("dataset_id", &self.dataset_id)
             .field("identities", &self.identities)
             .finish_non_exhaustive()
     }
 }
 
-/// Builds a [`GenerateTokenRequest`].
-#[derive(Debug, Clone)]
+/// Builds a [`GenerateTokenRequest`] of kind `K`.
 #[must_use = "call .build() to get the request"]
-pub struct GenerateTokenRequestBuilder {
-    target: TokenTarget,
+pub struct GenerateTokenRequestBuilder<K: TokenKind> {
     access_level: AccessLevel,
     allow_save_as: Option<bool>,
-    dataset_id: Option<String>,
     identities: Vec<EffectiveIdentity>,
     lifetime_minutes: Option<i64>,
+    kind: PhantomData<fn() -> K>,
 }
 
-impl GenerateTokenRequestBuilder {
-    fn new(target: TokenTarget, access_level: AccessLevel) -> Self {
+impl<K: TokenKind> Clone for GenerateTokenRequestBuilder<K> {
+    fn clone(&self) -> Self {
         Self {
-            target,
-            access_level,
-            allow_save_as: None,
-            dataset_id: None,
-            identities: Vec::new(),
-            lifetime_minutes: None,
+            access_level: self.access_level,
+            allow_save_as: self.allow_save_as,
+            identities: self.identities.clone(),
+            lifetime_minutes: self.lifetime_minutes,
+            kind: PhantomData,
         }
     }
+}
 
-    /// Sets the access level (checked against the target in `build`).
-    pub fn access_level(mut self, access_level: AccessLevel) -> Self {
-        self.access_level = access_level;
-        self
+impl<K: TokenKind> fmt::Debug for GenerateTokenRequestBuilder<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GenerateTokenRequestBuilder")
+            .field("kind", &K::NAME)
+            .field("access_level", &self.access_level)
+            .field("allow_save_as", &self.allow_save_as)
+            .field("identities", &self.identities)
+            .field("lifetime_minutes", &self.lifetime_minutes)
+            .finish()
     }
+}
 
-    /// Whether the user may "Save as" a new report (reports only).
+impl GenerateTokenRequestBuilder<ForReport> {
+    /// Whether the user may "Save as" a new report (`allowSaveAs`; reports only).
     pub fn allow_save_as(mut self, allow: bool) -> Self {
         self.allow_save_as = Some(allow);
         self
+    }
+}
+
+impl<K: TokenKind> GenerateTokenRequestBuilder<K> {
+    fn new(access_level: AccessLevel) -> Self {
+        Self { access_level, allow_save_as: None, identities: Vec::new(), lifetime_minutes: None, kind: PhantomData }
     }
 
     /// Adds an RLS identity.
@@ -203,29 +307,15 @@ impl GenerateTokenRequestBuilder {
     /// Checks every rule and serializes the body.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the field: `accessLevel` (Edit on a non-report, Create
-    /// outside report creation, View/Edit for report creation), `allowSaveAs` (not a report),
-    /// `datasetId` (missing or not a GUID for Create), `lifetimeInMinutes` (zero or negative),
+    /// [`Error::InvalidInput`] naming the field: `lifetimeInMinutes` (zero or negative),
     /// `identities[i].…` (see [`EffectiveIdentity`]).
-    pub fn build(self) -> Result<GenerateTokenRequest> {
-        self.check_access()?;
-        let dataset_id = match (&self.dataset_id, self.target) {
-            (Some(id), TokenTarget::ReportCreation) => Some(Guid::parse_field("datasetId", id)?.to_string()),
-            (None, TokenTarget::ReportCreation) => {
-                return Err(Error::invalid(
-                    "datasetId",
-                    "report creation (Create) needs the dataset the report builds on",
-                ))
-            }
-            _ => None,
-        };
+    pub fn build(self) -> Result<GenerateTokenRequest<K>> {
         let lifetime_minutes = check_lifetime(self.lifetime_minutes)?;
         for (i, identity) in self.identities.iter().enumerate() {
             identity.validate(i)?;
         }
         let wire = WireV1 {
             access_level: self.access_level,
-            dataset_id: dataset_id.as_deref(),
             allow_save_as: self.allow_save_as,
             identities: self.identities.iter().map(EffectiveIdentity::wire).collect(),
             lifetime_in_minutes: lifetime_minutes,
@@ -233,38 +323,12 @@ impl GenerateTokenRequestBuilder {
         let body = RequestBody::serialize(&wire)?;
         drop(wire);
         Ok(GenerateTokenRequest {
-            target: self.target,
             access_level: self.access_level,
             lifetime_minutes,
-            dataset_id,
             identities: self.identities.len(),
             body,
+            kind: PhantomData,
         })
-    }
-
-    fn check_access(&self) -> Result<()> {
-        use AccessLevel::*;
-        use TokenTarget::*;
-        match (self.target, self.access_level) {
-            (Report, View | Edit) | (ReportCreation, Create) | (Dashboard | Tile | Dataset, View) => {}
-            (Report, Create) => {
-                return Err(Error::invalid(
-                    "accessLevel",
-                    "Create is for report creation: use GenerateTokenRequest::report_creation(dataset_id)",
-                ))
-            }
-            (ReportCreation, _) => return Err(Error::invalid("accessLevel", "report creation needs Create")),
-            (_, level) => {
-                return Err(Error::invalid(
-                    "accessLevel",
-                    format!("{level:?} applies to reports only; dashboards, tiles and datasets take View"),
-                ))
-            }
-        }
-        if self.allow_save_as.is_some() && !matches!(self.target, Report) {
-            return Err(Error::invalid("allowSaveAs", "applies to reports only"));
-        }
-        Ok(())
     }
 }
 
@@ -282,8 +346,6 @@ fn check_lifetime(minutes: Option<i64>) -> Result<Option<u32>> {
 #[serde(rename_all = "camelCase")]
 struct WireV1<'a> {
     access_level: AccessLevel,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dataset_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     allow_save_as: Option<bool>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -319,6 +381,17 @@ impl RequestBody {
     pub fn json(&self) -> &str {
         &self.json
     }
+
+    /// The JSON text with `"name":"value"` added after its first field, for a field the handle
+    /// knows and the request does not (the `datasetId` of report creation, which the schema
+    /// lists right after `accessLevel`). Every V1 body starts with `{"accessLevel":"<level>"`,
+    /// whose value holds no comma. Only called when a request is actually sent, never on a
+    /// cache hit.
+    pub fn json_with_field_after_the_first(&self, name: &str, value: impl fmt::Display) -> String {
+        let json = &*self.json;
+        let first_end = json.find(',').unwrap_or(json.len().saturating_sub(1));
+        format!("{},\"{name}\":\"{value}\"{}", &json[..first_end], &json[first_end..])
+    }
 }
 
 impl PartialEq for RequestBody {
@@ -348,16 +421,18 @@ pub enum XmlaPermissions {
 /// workspaces (Microsoft's recommended form).
 ///
 /// ```
-/// use powerbi_embed::{EffectiveIdentity, GenerateTokenRequestV2, XmlaPermissions};
+/// use powerbi_embed::{DatasetId, EffectiveIdentity, GenerateTokenRequestV2, ReportId};
+/// let report: ReportId = "5b218778-e7a5-4d73-8187-f10824047715".parse()?;
+/// let dataset: DatasetId = "cfafbeb1-8037-4d0c-896e-a46fb27ff229".parse()?;
 /// let request = GenerateTokenRequestV2::builder()
-///     .report("5b218778-e7a5-4d73-8187-f10824047715")
-///     .dataset("cfafbeb1-8037-4d0c-896e-a46fb27ff229")
-///     .identity(EffectiveIdentity::new("user@contoso.com").role("Viewer").datasets(["cfafbeb1-8037-4d0c-896e-a46fb27ff229"]))
+///     .report(report)
+///     .dataset(dataset)
+///     .identity(EffectiveIdentity::new("user@contoso.com").role("Viewer").datasets([dataset]))
 ///     .lifetime_minutes(45)
-///     .build()
-///     .unwrap();
+///     .build()?;
 /// assert_eq!(request.lifetime_minutes(), Some(45));
 /// assert_eq!(GenerateTokenRequestV2::builder().build().unwrap_err().field(), Some("request"));
+/// # Ok::<(), powerbi_embed::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct GenerateTokenRequestV2 {
@@ -404,9 +479,9 @@ impl fmt::Debug for GenerateTokenRequestV2 {
 #[derive(Debug, Clone, Default)]
 #[must_use = "call .build() to get the request"]
 pub struct GenerateTokenRequestV2Builder {
-    reports: Vec<(String, Option<bool>)>,
-    datasets: Vec<(String, Option<XmlaPermissions>)>,
-    target_workspaces: Vec<String>,
+    reports: Vec<WireV2Report>,
+    datasets: Vec<WireV2Dataset>,
+    target_workspaces: Vec<WireId>,
     identities: Vec<EffectiveIdentity>,
     lifetime_minutes: Option<i64>,
     datasource_identities: Vec<DatasourceIdentity>,
@@ -414,32 +489,32 @@ pub struct GenerateTokenRequestV2Builder {
 
 impl GenerateTokenRequestV2Builder {
     /// Adds a report to view.
-    pub fn report(mut self, report_id: impl Into<String>) -> Self {
-        self.reports.push((report_id.into(), None));
+    pub fn report(mut self, report_id: ReportId) -> Self {
+        self.reports.push(WireV2Report { id: report_id, allow_edit: None });
         self
     }
 
     /// Adds a report with `allowEdit` set.
-    pub fn report_with_edit(mut self, report_id: impl Into<String>, allow_edit: bool) -> Self {
-        self.reports.push((report_id.into(), Some(allow_edit)));
+    pub fn report_with_edit(mut self, report_id: ReportId, allow_edit: bool) -> Self {
+        self.reports.push(WireV2Report { id: report_id, allow_edit: Some(allow_edit) });
         self
     }
 
     /// Adds a dataset (every report's dataset must be listed).
-    pub fn dataset(mut self, dataset_id: impl Into<String>) -> Self {
-        self.datasets.push((dataset_id.into(), None));
+    pub fn dataset(mut self, dataset_id: DatasetId) -> Self {
+        self.datasets.push(WireV2Dataset { id: dataset_id, xmla_permissions: None });
         self
     }
 
     /// Adds a dataset with XMLA permissions.
-    pub fn dataset_with_xmla(mut self, dataset_id: impl Into<String>, permissions: XmlaPermissions) -> Self {
-        self.datasets.push((dataset_id.into(), Some(permissions)));
+    pub fn dataset_with_xmla(mut self, dataset_id: DatasetId, permissions: XmlaPermissions) -> Self {
+        self.datasets.push(WireV2Dataset { id: dataset_id, xmla_permissions: Some(permissions) });
         self
     }
 
     /// Adds a workspace the user may save new reports to.
-    pub fn target_workspace(mut self, workspace_id: impl Into<String>) -> Self {
-        self.target_workspaces.push(workspace_id.into());
+    pub fn target_workspace(mut self, workspace_id: WorkspaceId) -> Self {
+        self.target_workspaces.push(WireId { id: workspace_id });
         self
     }
 
@@ -471,40 +546,11 @@ impl GenerateTokenRequestV2Builder {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the field: `request` (no report and no dataset),
-    /// `reports[i].id`, `datasets[i].id`, `targetWorkspaces[i].id` (not GUIDs),
     /// `lifetimeInMinutes`, `identities[i].…`, `datasourceIdentities[i].…`.
     pub fn build(self) -> Result<GenerateTokenRequestV2> {
         if self.reports.is_empty() && self.datasets.is_empty() {
             return Err(Error::invalid("request", "a V2 token needs at least one report or dataset"));
         }
-        let reports = self
-            .reports
-            .iter()
-            .enumerate()
-            .map(|(i, (id, allow_edit))| {
-                Ok(WireV2Report {
-                    id: Guid::parse_field(format_args!("reports[{i}].id"), id)?,
-                    allow_edit: *allow_edit,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let datasets = self
-            .datasets
-            .iter()
-            .enumerate()
-            .map(|(i, (id, xmla))| {
-                Ok(WireV2Dataset {
-                    id: Guid::parse_field(format_args!("datasets[{i}].id"), id)?,
-                    xmla_permissions: *xmla,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let target_workspaces = self
-            .target_workspaces
-            .iter()
-            .enumerate()
-            .map(|(i, id)| Ok(WireId { id: Guid::parse_field(format_args!("targetWorkspaces[{i}].id"), id)? }))
-            .collect::<Result<Vec<_>>>()?;
         let lifetime_minutes = check_lifetime(self.lifetime_minutes)?;
         for (i, identity) in self.identities.iter().enumerate() {
             identity.validate(i)?;
@@ -513,9 +559,9 @@ impl GenerateTokenRequestV2Builder {
             identity.validate(i)?;
         }
         let wire = WireV2 {
-            datasets,
-            reports,
-            target_workspaces,
+            datasets: &self.datasets,
+            reports: &self.reports,
+            target_workspaces: &self.target_workspaces,
             identities: self.identities.iter().map(EffectiveIdentity::wire).collect(),
             lifetime_in_minutes: lifetime_minutes,
             datasource_identities: self.datasource_identities.iter().map(DatasourceIdentity::wire).collect(),
@@ -533,12 +579,12 @@ impl GenerateTokenRequestV2Builder {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireV2<'a> {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    datasets: Vec<WireV2Dataset>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reports: Vec<WireV2Report>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    target_workspaces: Vec<WireId>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    datasets: &'a [WireV2Dataset],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    reports: &'a [WireV2Report],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    target_workspaces: &'a [WireId],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     identities: Vec<WireIdentity<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -547,25 +593,25 @@ struct WireV2<'a> {
     datasource_identities: Vec<WireDatasourceIdentity<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireV2Report {
-    id: Guid,
+    id: ReportId,
     #[serde(skip_serializing_if = "Option::is_none")]
     allow_edit: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireV2Dataset {
-    id: Guid,
+    id: DatasetId,
     #[serde(skip_serializing_if = "Option::is_none")]
     xmla_permissions: Option<XmlaPermissions>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct WireId {
-    id: Guid,
+    id: WorkspaceId,
 }
 
 /// An identity for DirectQuery data sources with single sign-on (V2 `datasourceIdentities`).
@@ -676,5 +722,24 @@ impl DatasourceSelector {
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.connection_details.path = Some(path.into());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handle_field_goes_after_the_access_level_as_the_schema_orders_them() {
+        let bare = GenerateTokenRequest::report_creation().build().unwrap();
+        assert_eq!(
+            bare.body().json_with_field_after_the_first("datasetId", "d"),
+            r#"{"accessLevel":"Create","datasetId":"d"}"#
+        );
+        let full = GenerateTokenRequest::report_creation().lifetime_minutes(5).build().unwrap();
+        assert_eq!(
+            full.body().json_with_field_after_the_first("datasetId", "d"),
+            r#"{"accessLevel":"Create","datasetId":"d","lifetimeInMinutes":5}"#
+        );
     }
 }

@@ -20,9 +20,10 @@
 //!
 //! // The code under test would do this:
 //! let request = GenerateTokenRequest::report_view().build().unwrap();
-//! let config = powerbi.report_embed_config(fake.workspace_id(), fake.report_id(), &request).await.unwrap();
+//! let report = powerbi.workspace(fake.workspace_id()).report(fake.report_id());
+//! let config = report.embed_config(&request).await.unwrap();
 //!
-//! assert_eq!(config.id().map(|id| id.to_string()).as_deref(), Some(fake.report_id()));
+//! assert_eq!(config.id(), Some(fake.report_id().into()));
 //! assert_eq!(fake.generate_token_count(), 1);
 //! let sent = fake.requests();
 //! assert!(sent.iter().any(|r| r.path.ends_with("/GenerateToken") && r.body.contains("\"accessLevel\":\"View\"")));
@@ -42,6 +43,7 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer};
 
 use crate::auth::{AadClient, ClientSecretCredential};
+use crate::ids::{DashboardId, DatasetId, ReportId, TileId, WorkspaceId};
 use crate::powerbi::PowerBiClient;
 pub use fault::FakeFault;
 pub use server::SafeMockServer;
@@ -101,28 +103,28 @@ impl FakeServices {
     }
 
     /// The workspace holding the fake items.
-    pub fn workspace_id(&self) -> &str {
-        &self.state.config.items.workspace_id
+    pub fn workspace_id(&self) -> WorkspaceId {
+        self.state.config.items.workspace_id
     }
 
     /// The fake report.
-    pub fn report_id(&self) -> &str {
-        &self.state.config.items.report_id
+    pub fn report_id(&self) -> ReportId {
+        self.state.config.items.report_id
     }
 
     /// The fake report's dataset.
-    pub fn dataset_id(&self) -> &str {
-        &self.state.config.items.dataset_id
+    pub fn dataset_id(&self) -> DatasetId {
+        self.state.config.items.dataset_id
     }
 
     /// The fake dashboard.
-    pub fn dashboard_id(&self) -> &str {
-        &self.state.config.items.dashboard_id
+    pub fn dashboard_id(&self) -> DashboardId {
+        self.state.config.items.dashboard_id
     }
 
     /// The fake dashboard's tile.
-    pub fn tile_id(&self) -> &str {
-        &self.state.config.items.tile_id
+    pub fn tile_id(&self) -> TileId {
+        self.state.config.items.tile_id
     }
 
     /// An [`AadClient`] signed in as the fake's service principal.

@@ -80,7 +80,7 @@ impl PowerBiApi {
         let route = route(&segments, is_post);
         let items = &self.state.config.items;
         let in_workspace =
-            segments.first() != Some(&"groups") || segments.get(1).is_some_and(|w| same_id(w, &items.workspace_id));
+            segments.first() != Some(&"groups") || segments.get(1).is_some_and(|w| same_id(w, items.workspace_id));
         if !in_workspace || (fault == Some(FakeFault::NotAMember) && segments.first() == Some(&"groups")) {
             // A workspace this identity is not a member of: 401, empty body, and the reason
             // only in the header.
@@ -91,9 +91,9 @@ impl PowerBiApi {
             Route::Capacities => ok(self.capacities()),
             Route::List(kind) => self.list(kind),
             Route::Get(kind, id) => self.item(kind, id).map_or_else(not_found, ok),
-            Route::Tiles(dashboard) if same_id(dashboard, &items.dashboard_id) => ok(json!({"value": [self.tile()]})),
+            Route::Tiles(dashboard) if same_id(dashboard, items.dashboard_id) => ok(json!({"value": [self.tile()]})),
             Route::GetTile(dashboard, tile)
-                if same_id(dashboard, &items.dashboard_id) && same_id(tile, &items.tile_id) =>
+                if same_id(dashboard, items.dashboard_id) && same_id(tile, items.tile_id) =>
             {
                 ok(self.tile())
             }
@@ -140,12 +140,12 @@ impl PowerBiApi {
     fn list(&self, kind: &str) -> ResponseTemplate {
         let items = &self.state.config.items;
         let id = match kind {
-            "reports" => &items.report_id,
-            "dashboards" => &items.dashboard_id,
-            "datasets" => &items.dataset_id,
+            "reports" => items.report_id.to_string(),
+            "dashboards" => items.dashboard_id.to_string(),
+            "datasets" => items.dataset_id.to_string(),
             _ => return not_found(),
         };
-        let item = self.item(kind, id).expect("the configured item exists");
+        let item = self.item(kind, &id).expect("the configured item exists");
         ok(json!({"@odata.context": "http://wabi-fake/v1.0/myorg/$metadata", "value": [item]}))
     }
 
@@ -157,7 +157,7 @@ impl PowerBiApi {
         let rls = rls_roles || fault == Some(FakeFault::RlsRequired);
         match kind {
             // The fields of the live answers in tests/fixtures/live/powerbi/*.dagster.http.
-            "reports" if same_id(id, &items.report_id) => Some(json!({
+            "reports" if same_id(id, items.report_id) => Some(json!({
                 "id": items.report_id, "reportType": "PowerBIReport", "name": "Fake sales report",
                 "webUrl": format!("{base}/groups/{workspace}/reports/{}", items.report_id),
                 "embedUrl": format!("{base}/reportEmbed?reportId={}&groupId={workspace}", items.report_id),
@@ -165,7 +165,7 @@ impl PowerBiApi {
                 "datasetId": items.dataset_id, "datasetWorkspaceId": workspace,
                 "users": [], "subscriptions": [],
             })),
-            "dashboards" if same_id(id, &items.dashboard_id) => Some(json!({
+            "dashboards" if same_id(id, items.dashboard_id) => Some(json!({
                 "id": items.dashboard_id, "displayName": "Fake dashboard", "isReadOnly": false,
                 "webUrl": format!("{base}/groups/{workspace}/dashboards/{}", items.dashboard_id),
                 "embedUrl": format!("{base}/dashboardEmbed?dashboardId={}&groupId={workspace}", items.dashboard_id),
@@ -173,7 +173,7 @@ impl PowerBiApi {
             })),
             // The live service spells these fields in camelCase (the swagger says PascalCase);
             // see tests/fixtures/live/powerbi/dataset.json.
-            "datasets" if same_id(id, &items.dataset_id) => Some(json!({
+            "datasets" if same_id(id, items.dataset_id) => Some(json!({
                 "id": items.dataset_id, "name": "Fake sales model",
                 "webUrl": format!("{base}/groups/{workspace}/datasets/{}", items.dataset_id),
                 "addRowsAPIEnabled": false, "configuredBy": "fake@contoso.com", "isRefreshable": true,
@@ -238,17 +238,17 @@ impl PowerBiApi {
         let access = body["accessLevel"].as_str();
         let report_like = matches!(target, Target::Report(_));
         match target {
-            Target::Report(id) if !same_id(id, &items.report_id) => return Err(Problem::NotFound),
-            Target::Dashboard(id) if !same_id(id, &items.dashboard_id) => return Err(Problem::NotFound),
-            Target::Tile(d, t) if !same_id(d, &items.dashboard_id) || !same_id(t, &items.tile_id) => {
+            Target::Report(id) if !same_id(id, items.report_id) => return Err(Problem::NotFound),
+            Target::Dashboard(id) if !same_id(id, items.dashboard_id) => return Err(Problem::NotFound),
+            Target::Tile(d, t) if !same_id(d, items.dashboard_id) || !same_id(t, items.tile_id) => {
                 return Err(Problem::NotFound)
             }
-            Target::Dataset(id) if !same_id(id, &items.dataset_id) => return Err(Problem::NotFound),
+            Target::Dataset(id) if !same_id(id, items.dataset_id) => return Err(Problem::NotFound),
             Target::ReportCreation => {
                 if access != Some("Create") {
                     return Err(Problem::Invalid("Report creation requires accessLevel Create".into()));
                 }
-                if !body["datasetId"].as_str().is_some_and(|d| same_id(d, &items.dataset_id)) {
+                if !body["datasetId"].as_str().is_some_and(|d| same_id(d, items.dataset_id)) {
                     return Err(Problem::Invalid("datasetId is missing or unknown".into()));
                 }
             }
@@ -299,12 +299,12 @@ impl PowerBiApi {
         if reports.is_empty() && datasets.is_empty() {
             return Err(Problem::Invalid("At least one report or dataset is required".into()));
         }
-        if reports.iter().any(|r| !same_id(r, &items.report_id))
-            || datasets.iter().any(|d| !same_id(d, &items.dataset_id))
+        if reports.iter().any(|r| !same_id(r, items.report_id))
+            || datasets.iter().any(|d| !same_id(d, items.dataset_id))
         {
             return Err(Problem::NotFound);
         }
-        if ids("targetWorkspaces").iter().any(|w| !same_id(w, &items.workspace_id)) {
+        if ids("targetWorkspaces").iter().any(|w| !same_id(w, items.workspace_id)) {
             return Err(Problem::NotFound);
         }
         Ok(())
@@ -342,8 +342,10 @@ fn route<'a>(segments: &[&'a str], is_post: bool) -> Route<'a> {
     }
 }
 
-fn same_id(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
+/// Whether the id in a path or body names the fake's item (in any case, with or without braces,
+/// as the service takes ids).
+fn same_id(text: &str, id: impl Into<Guid>) -> bool {
+    text.parse::<Guid>().is_ok_and(|guid| guid == id.into())
 }
 
 fn ok(body: Value) -> ResponseTemplate {

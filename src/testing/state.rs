@@ -6,31 +6,31 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::ids::Guid;
+use crate::ids::{DashboardId, DatasetId, Guid, ReportId, TileId, WorkspaceId};
 
 /// The items the fake Power BI serves.
 #[derive(Debug, Clone)]
 pub struct FakeItems {
     /// The workspace (group) id.
-    pub workspace_id: String,
+    pub workspace_id: WorkspaceId,
     /// A report in it.
-    pub report_id: String,
+    pub report_id: ReportId,
     /// The report's dataset.
-    pub dataset_id: String,
+    pub dataset_id: DatasetId,
     /// A dashboard.
-    pub dashboard_id: String,
+    pub dashboard_id: DashboardId,
     /// A tile on the dashboard.
-    pub tile_id: String,
+    pub tile_id: TileId,
 }
 
 impl Default for FakeItems {
     fn default() -> Self {
         Self {
-            workspace_id: "f089354e-8366-4e18-aea3-4cb4a3a50b48".into(),
-            report_id: "5b218778-e7a5-4d73-8187-f10824047715".into(),
-            dataset_id: "cfafbeb1-8037-4d0c-896e-a46fb27ff229".into(),
-            dashboard_id: "69ffaa6c-b36d-4d01-96f5-1ed67c64d4af".into(),
-            tile_id: "312fbfe9-2eda-44e0-9ed0-ab5dc571bb4b".into(),
+            workspace_id: WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48),
+            report_id: ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715),
+            dataset_id: DatasetId::from_u128(0xcfafbeb1_8037_4d0c_896e_a46fb27ff229),
+            dashboard_id: DashboardId::from_u128(0x69ffaa6c_b36d_4d01_96f5_1ed67c64d4af),
+            tile_id: TileId::from_u128(0x312fbfe9_2eda_44e0_9ed0_ab5dc571bb4b),
         }
     }
 }
