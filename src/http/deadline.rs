@@ -38,8 +38,8 @@ pub(crate) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 struct CallDeadline {
     /// The call's `call_timeout`, or the deadline a view of the client set.
     budget: Duration,
-    /// The setting the budget came from, for the error: `call_timeout` or `deadline`.
-    setting: &'static str,
+    /// The setting the budget came from, for the error.
+    setting: BudgetSetting,
     /// The service of the call that set it.
     service: &'static str,
     /// In nanoseconds since the Unix epoch, once someone needed it. A call that never waits (a
@@ -92,14 +92,34 @@ pub(crate) fn bounded<'c, F>(
     service: &'static str,
     call: F,
 ) -> Bounded<'c, F> {
-    bounded_by(clock, budget, "call_timeout", service, call)
+    bounded_by(clock, budget, BudgetSetting::CallTimeout, service, call)
+}
+
+/// Which setting a call's budget came from, named in the error when it passes. An enum, not the
+/// name itself: the deadline is copied in and out of a thread-local on every poll of a cache
+/// hit, and a name would make it 15 bytes larger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BudgetSetting {
+    /// The client builder's `call_timeout`.
+    CallTimeout,
+    /// The `deadline` of a view of the client.
+    ViewDeadline,
+}
+
+impl BudgetSetting {
+    fn name(self) -> &'static str {
+        match self {
+            BudgetSetting::CallTimeout => "call_timeout",
+            BudgetSetting::ViewDeadline => "deadline",
+        }
+    }
 }
 
 /// [`bounded`], with a budget that comes from `setting` (named in the error when it passes).
 pub(crate) fn bounded_by<'c, F>(
     clock: &'c Arc<dyn Clock>,
     budget: Duration,
-    setting: &'static str,
+    setting: BudgetSetting,
     service: &'static str,
     call: F,
 ) -> Bounded<'c, F> {
@@ -174,7 +194,7 @@ impl<T, F: Future<Output = Result<T>>> Future for Bounded<'_, F> {
             Poll::Ready(()) => Poll::Ready(Err(Error::Transport(Arc::new(TransportError::deadline(
                 this.deadline.service,
                 this.deadline.budget,
-                this.deadline.setting,
+                this.deadline.setting.name(),
             ))))),
             Poll::Pending => Poll::Pending,
         }

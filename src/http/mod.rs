@@ -147,7 +147,7 @@ impl HttpPipeline {
     pub fn bounded_within<F>(
         &self,
         budget: Duration,
-        setting: &'static str,
+        setting: deadline::BudgetSetting,
         service: &'static str,
         call: F,
     ) -> deadline::Bounded<'_, F> {

@@ -13,6 +13,7 @@ use url::Url;
 use crate::auth::AccessToken;
 use crate::cache::Need;
 use crate::error::{Error, Result};
+use crate::http::deadline::BudgetSetting;
 use crate::http::{parse_json, Idempotency, Reply};
 use crate::powerbi::client::{EmbedKey, PowerBiClient};
 use crate::powerbi::error::power_bi_error;
@@ -51,7 +52,7 @@ impl<'a> PowerBiView<'a> {
     fn bounded<F>(self, call: F) -> crate::http::deadline::Bounded<'a, F> {
         let http = &self.inner.http;
         match self.options.deadline {
-            Some(within) => http.bounded_within(within, "deadline", SERVICE, call),
+            Some(within) => http.bounded_within(within, BudgetSetting::ViewDeadline, SERVICE, call),
             None => http.bounded(SERVICE, call),
         }
     }
