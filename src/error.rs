@@ -516,10 +516,10 @@ impl TransportError {
         Self { kind, service, maybe_sent: kind != TransportErrorKind::Connect, attempts: 1, message }
     }
 
-    /// A call that did not finish within its budget, set by `setting` (`call_timeout`, or a
-    /// view's `deadline`).
-    pub(crate) fn deadline(service: &'static str, budget: Duration, setting: &str) -> Self {
-        let message = format!("not finished within {} ({setting})", seconds(budget));
+    /// A call that did not finish within its budget: the client's `call_timeout`, or the
+    /// `deadline` of the view it was made through.
+    pub(crate) fn deadline(service: &'static str, budget: Duration) -> Self {
+        let message = format!("not finished within {} (call_timeout, or the view's deadline)", seconds(budget));
         Self::new(service, TransportErrorKind::Deadline, message)
     }
 

@@ -60,7 +60,7 @@ fn assert_deadline(error: &Error, service: &str, seconds: &str) {
     assert!(error.is_retryable());
     assert_eq!(
         error.to_string(),
-        format!("{service} call gave up at its deadline: not finished within {seconds} s (call_timeout)")
+        format!("{service} call gave up at its deadline: not finished within {seconds} s (call_timeout, or the view's deadline)")
     );
 }
 

@@ -178,7 +178,10 @@ async fn a_views_deadline_replaces_the_call_timeout_for_its_calls_only() {
     let error = tokio::time::timeout(Duration::from_secs(20), call).await.expect("hung").unwrap().unwrap_err();
     let Error::Transport(transport) = &error else { panic!("{error:?}") };
     assert_eq!((transport.kind, transport.service), (TransportErrorKind::Deadline, "Power BI"));
-    assert_eq!(error.to_string(), "Power BI call gave up at its deadline: not finished within 5 s (deadline)");
+    assert_eq!(
+        error.to_string(),
+        "Power BI call gave up at its deadline: not finished within 5 s (call_timeout, or the view's deadline)"
+    );
 }
 
 /// What the types promise: every operation's future is `Send` (axum handlers, `tokio::spawn`),

@@ -139,19 +139,13 @@ impl HttpPipeline {
     /// Runs `call` within this pipeline's `call_timeout` (or an enclosing call's deadline, if
     /// sooner); see [`deadline::bounded`].
     pub fn bounded<F>(&self, service: &'static str, call: F) -> deadline::Bounded<'_, F> {
-        deadline::bounded(&self.clock, self.call_timeout, service, call)
+        self.bounded_within(self.call_timeout, service, call)
     }
 
     /// [`bounded`](Self::bounded) with the caller's own budget instead of `call_timeout` (the
-    /// per-call `deadline` of a view of the client), named `setting` in the error.
-    pub fn bounded_within<F>(
-        &self,
-        budget: Duration,
-        setting: deadline::BudgetSetting,
-        service: &'static str,
-        call: F,
-    ) -> deadline::Bounded<'_, F> {
-        deadline::bounded_by(&self.clock, budget, setting, service, call)
+    /// per-call `deadline` of a view of the client).
+    pub fn bounded_within<F>(&self, budget: Duration, service: &'static str, call: F) -> deadline::Bounded<'_, F> {
+        deadline::bounded(&self.clock, budget, service, call)
     }
 
     /// Sends the request `build` makes (once per attempt) and reads the whole body, retrying

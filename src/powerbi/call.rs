@@ -13,7 +13,6 @@ use url::Url;
 use crate::auth::AccessToken;
 use crate::cache::Need;
 use crate::error::{Error, Result};
-use crate::http::deadline::BudgetSetting;
 use crate::http::{parse_json, Idempotency, Reply};
 use crate::powerbi::client::{EmbedKey, PowerBiClient};
 use crate::powerbi::error::power_bi_error;
@@ -52,7 +51,7 @@ impl<'a> PowerBiView<'a> {
     fn bounded<F>(self, call: F) -> crate::http::deadline::Bounded<'a, F> {
         let http = &self.inner.http;
         match self.options.deadline {
-            Some(within) => http.bounded_within(within, BudgetSetting::ViewDeadline, SERVICE, call),
+            Some(within) => http.bounded_within(within, SERVICE, call),
             None => http.bounded(SERVICE, call),
         }
     }

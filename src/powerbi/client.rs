@@ -73,11 +73,20 @@ pub(crate) struct Inner {
 
 /// What an embed token is for (operation), as whom (profile), and for whom and how (request
 /// body). Two profiles never share a token.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct EmbedKey {
     pub profile: Option<ProfileId>,
     pub operation: Operation,
     pub body: RequestBody,
+}
+
+impl std::hash::Hash for EmbedKey {
+    /// One word: the body's hash (computed when the request was built) with the operation's
+    /// and the profile's ids folded in. Every embed-token cache hit hashes its key.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let profile = self.profile.map_or(0, |p| crate::powerbi::operation::fold(7, p.guid().as_u128()));
+        state.write_u64(self.body.precomputed_hash() ^ self.operation.fingerprint() ^ profile);
+    }
 }
 
 impl crate::cache::CacheKey for EmbedKey {

@@ -382,6 +382,11 @@ impl RequestBody {
         &self.json
     }
 
+    /// The hash of the JSON text, computed once when the request was built.
+    pub fn precomputed_hash(&self) -> u64 {
+        self.hash
+    }
+
     /// The JSON text with `"name":"value"` added after its first field, for a field the handle
     /// knows and the request does not (the `datasetId` of report creation, which the schema
     /// lists right after `accessLevel`). Every V1 body starts with `{"accessLevel":"<level>"`,
