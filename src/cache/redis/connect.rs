@@ -63,16 +63,114 @@ pub(super) enum Connection {
 /// How to make the first connection.
 enum Maker {
     Single(::redis::Client, ConnectionManagerConfig),
-    Cluster(ClusterClient),
+    Cluster(ClusterClient, Option<NodeCheck>),
+}
+
+/// For a cluster over TLS: what is needed to check that every node the cluster announces can be
+/// verified, so that a node announced by IP whose certificate names hosts fails the connection
+/// with a message saying what to set, rather than every call to its slots failing with "node
+/// not found".
+struct NodeCheck {
+    certificates: Certificates,
+    mapped: Vec<(String, u16)>,
+    connect_timeout: Duration,
+    seeds: Vec<String>,
+    feed: Option<Arc<Feed>>,
 }
 
 impl Maker {
-    async fn connect(&self) -> Result<Connection, ::redis::RedisError> {
+    async fn connect(&self) -> Result<Connection, StoreError> {
         match self {
-            Maker::Single(client, config) => {
-                ConnectionManager::new_with_config(client.clone(), config.clone()).await.map(Connection::Single)
+            Maker::Single(client, config) => ConnectionManager::new_with_config(client.clone(), config.clone())
+                .await
+                .map(Connection::Single)
+                .map_err(|e| store_error("connect", &e)),
+            Maker::Cluster(client, check) => {
+                let connection = client.get_async_connection().await.map_err(|e| store_error("connect", &e))?;
+                if let Some(check) = check {
+                    check.nodes().await?;
+                }
+                Ok(Connection::Cluster(connection))
             }
-            Maker::Cluster(client) => client.get_async_connection().await.map(Connection::Cluster),
+        }
+    }
+}
+
+impl NodeCheck {
+    /// Tries a TLS handshake with every node announced by IP address that no
+    /// `cluster_node_name` maps; a certificate that does not name it is an error naming the node
+    /// and the setting. Other failures are left to the cluster client.
+    async fn nodes(&self) -> Result<(), StoreError> {
+        // The slot map as a seed sees it (through the cluster connection the command could go
+        // to the very node that cannot be reached).
+        let mut slots = None;
+        for seed in &self.seeds {
+            let Ok(mut connection) = self.connect_one(seed).await else { continue };
+            if let Ok(reply) = ::redis::cmd("CLUSTER").arg("SLOTS").query_async::<::redis::Value>(&mut connection).await
+            {
+                slots = Some(reply);
+                break;
+            }
+        }
+        let Some(slots) = slots else { return Ok(()) };
+        let mut announced = Vec::new();
+        if let ::redis::Value::Array(ranges) = slots {
+            for range in ranges {
+                let ::redis::Value::Array(fields) = range else { continue };
+                for node in fields.into_iter().skip(2) {
+                    let ::redis::Value::Array(node) = node else { continue };
+                    if let (Some(::redis::Value::BulkString(host)), Some(::redis::Value::Int(port))) =
+                        (node.first(), node.get(1))
+                    {
+                        let (host, port) =
+                            (String::from_utf8_lossy(host).into_owned(), u16::try_from(*port).unwrap_or(0));
+                        if host.parse::<std::net::IpAddr>().is_ok() && !announced.contains(&(host.clone(), port)) {
+                            announced.push((host, port));
+                        }
+                    }
+                }
+            }
+        }
+        for (host, port) in announced {
+            if self.mapped.contains(&(host.clone(), port)) {
+                continue;
+            }
+            if let Err(error) = self.connect_one(&format!("rediss://{host}:{port}")).await {
+                if error.kind() == StoreErrorKind::Tls && error.to_string().contains("does not name the host") {
+                    return Err(StoreError::with_kind(
+                        StoreErrorKind::Tls,
+                        format!(
+                            "redis connect: TLS: cluster node {host}:{port} is announced by IP address and its \
+                             certificate does not name it; map it to a name the certificate lists with \
+                             RedisStoreBuilder::cluster_node_name(\"{host}:{port}\", \"<host name>:{port}\"), or \
+                             have the nodes announce host names (cluster-announce-hostname)"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One plain (non-cluster) TLS connection, authenticated like the store's.
+    async fn connect_one(&self, url: &str) -> Result<::redis::aio::MultiplexedConnection, StoreError> {
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
+        let client = ::redis::Client::build_with_tls(url, self.certificates.clone());
+        #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+        let client: ::redis::RedisResult<::redis::Client> = match self.certificates {};
+        let client = client.map_err(|e| store_error("connect", &e))?;
+        let mut config = ::redis::AsyncConnectionConfig::new().set_connection_timeout(Some(self.connect_timeout));
+        if let Some(feed) = &self.feed {
+            config = config.set_credentials_provider(Provider(feed.clone()));
+        }
+        match tokio::time::timeout(
+            self.connect_timeout.saturating_mul(2),
+            client.get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        {
+            Ok(result) => result.map_err(|e| store_error("connect", &e)),
+            Err(_) => Err(StoreError::with_kind(StoreErrorKind::Unavailable, "redis connect: timed out")),
         }
     }
 }
@@ -279,6 +377,13 @@ fn make(
                 .retries(3)
                 .min_retry_wait(50)
                 .max_retry_wait(u64::try_from(max_reconnect_delay.as_millis()).unwrap_or(u64::MAX));
+            let check = certificates.clone().map(|certificates| NodeCheck {
+                certificates,
+                mapped: node_names.iter().map(|(announced, _)| announced.clone()).collect(),
+                connect_timeout,
+                seeds: urls.clone(),
+                feed: feed.clone(),
+            });
             match certificates {
                 #[cfg(feature = "rustls")]
                 Some(certificates) => builder = builder.certs(certificates),
@@ -310,7 +415,7 @@ fn make(
                     error
                 }
             })?;
-            Ok(Maker::Cluster(client))
+            Ok(Maker::Cluster(client, check))
         }
     }
 }
@@ -332,7 +437,6 @@ async fn connect_in_background(shared: Weak<Shared>, maker: Maker, max_pause: Du
                 return;
             }
             Err(error) => {
-                let error = store_error("connect", &error);
                 let first = shared.progress.borrow().failed_attempts == 0;
                 if first {
                     tracing::info!(urls = ?shared.redacted_urls, error = %error,
