@@ -302,3 +302,86 @@ pub fn start_cluster() -> Vec<RedisServer> {
     wait_cluster_ok(&nodes);
     nodes
 }
+
+/// `MONITOR` on a server, from a thread of its own: which client addresses sent `AUTH` (or
+/// `HELLO ... AUTH`) and when this process read the line. Stops when the server goes away or
+/// the monitor is dropped.
+pub struct Monitor {
+    auths: std::sync::Arc<std::sync::Mutex<Vec<(Instant, String)>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Monitors the server on `port` (plain TCP), authenticating as `user`/`password`.
+    pub fn start(port: u16, user: &str, password: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::sync::atomic::Ordering;
+        let auths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("a monitor connection");
+        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        write!(stream, "AUTH {user} {password}\r\nMONITOR\r\n").unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        for _ in 0..2 {
+            line.clear();
+            reader.read_line(&mut line).expect("AUTH and MONITOR answer");
+            assert_eq!(line, "+OK\r\n", "monitor set-up");
+        }
+        let (seen, stopped) = (auths.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut line = String::new();
+            while !stopped.load(Ordering::Relaxed) {
+                match reader.read_line(&mut line) {
+                    Ok(0) => return,
+                    Ok(_) => {
+                        if line.contains("\"AUTH\"") {
+                            if let Some(addr) =
+                                line.split_once(" [").and_then(|(_, r)| r.split_once(']')).map(|(a, _)| a)
+                            {
+                                let addr = addr.split_once(' ').map_or(addr, |(_, a)| a).to_owned();
+                                seen.lock().unwrap().push((Instant::now(), addr));
+                            }
+                        }
+                        line.clear();
+                    }
+                    // Read time-outs: look at the stop flag again (a partial line stays in `line`).
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        Self { auths, stop, thread: Some(thread) }
+    }
+
+    /// The client addresses that authenticated after `since`.
+    pub fn auths_since(&self, since: Instant) -> Vec<String> {
+        self.auths.lock().unwrap().iter().filter(|(at, _)| *at > since).map(|(_, addr)| addr.clone()).collect()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The `addr` and `user` of every client connection (`CLIENT LIST`), but the caller's own.
+pub fn clients(connection: &mut redis::Connection) -> Vec<(String, String)> {
+    let me: i64 = redis::cmd("CLIENT").arg("ID").query(connection).unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(connection).unwrap();
+    list.lines()
+        .filter(|line| !line.starts_with(&format!("id={me} ")))
+        .filter(|line| !line.contains(" cmd=monitor "))
+        .map(|line| {
+            let field = |name: &str| {
+                line.split(' ').find_map(|f| f.strip_prefix(&format!("{name}="))).unwrap_or_default().to_owned()
+            };
+            (field("addr"), field("user"))
+        })
+        .collect()
+}
