@@ -274,7 +274,12 @@ impl Shared {
         if !self.is_degraded() {
             return None;
         }
-        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let last = self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match last {
+            Some(error) => Some(error),
+            None if self.connection().is_none() => Some(self.not_connected("connect")),
+            None => None,
+        }
     }
 
     pub fn note_success(&self) {
