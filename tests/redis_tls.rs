@@ -195,3 +195,91 @@ fn node_owns(connection: &mut redis::Connection, slot: i64) -> bool {
         None => range.parse::<i64>().ok() == Some(slot),
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// The example binaries with a TLS REDIS_URL.
+
+/// `target/<profile>/examples/<name>` (built by `cargo test`), with a clean environment pointed
+/// at `fake`.
+fn example(name: &str, fake: &powerbi_embed::testing::FakeServices) -> std::process::Command {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
+    assert!(path.exists(), "{} is missing: cargo test builds the examples", path.display());
+    let mut command = std::process::Command::new(path);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AZURE_TENANT_ID", fake.tenant_id())
+        .env("AZURE_CLIENT_ID", fake.client_id())
+        .env("AZURE_CLIENT_SECRET", fake.client_secret())
+        .env("AZURE_AUTHORITY_HOST", fake.authority_host())
+        .env("POWERBI_API_URL", fake.api_base())
+        .env("POWERBI_CACHE_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs redis-server"]
+async fn the_examples_take_a_tls_redis_url_and_exit_naming_the_ca_when_it_does_not_match() {
+    let pki = TestPki::new("examples");
+    let redis = RedisServer::start_tls(&pki, &pki.leaf("server", &["localhost"]), &["--requirepass", "pa55-w0rd"]);
+    let url = format!("rediss://:pa55-w0rd@localhost:{}", redis.tls_port.unwrap());
+    let fake = powerbi_embed::testing::FakeServices::start().await;
+    let other = TestPki::new("examples-other");
+    for (name, ca) in [("embed_token", None), ("access_token", Some(other.ca_path()))] {
+        let mut command = example(name, &fake);
+        command.env("REDIS_URL", &url);
+        if let Some(ca) = &ca {
+            command.env("REDIS_CA_FILE", ca);
+        }
+        if name == "embed_token" {
+            command.args(["--workspace", fake.workspace_id(), "--report", fake.report_id()]);
+        }
+        let child = command.spawn().unwrap();
+        let output =
+            tokio::task::spawn_blocking(move || wait_output_bounded(child, Duration::from_secs(90))).await.unwrap();
+        assert!(!output.status.success(), "{name}: a CA the server does not match is an error");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains("not signed by a trusted CA") && stderr.contains("REDIS_CA_FILE"), "{name}: {stderr}");
+        assert!(!stderr.contains("pa55-w0rd") && !stderr.contains("panicked"), "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
+    assert_eq!(fake.token_request_count(), 0, "nothing was fetched with a broken shared cache");
+
+    // With the CA: shared through Redis over TLS.
+    for name in ["embed_token", "access_token"] {
+        let mut command = example(name, &fake);
+        command.env("REDIS_URL", &url).env("REDIS_CA_FILE", pki.ca_path());
+        if name == "embed_token" {
+            command.args(["--workspace", fake.workspace_id(), "--report", fake.report_id()]);
+        }
+        let child = command.spawn().unwrap();
+        let output =
+            tokio::task::spawn_blocking(move || wait_output_bounded(child, Duration::from_secs(90))).await.unwrap();
+        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(output.stderr.is_empty(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(fake.token_request_count(), 1, "access_token found embed_token's Entra token in Redis");
+    assert_eq!(dump(&mut redis_admin(&redis)).len(), 2, "one Entra entry, one embed entry");
+}
+
+fn redis_admin(redis: &RedisServer) -> redis::Connection {
+    redis::Client::open(format!("redis://:pa55-w0rd@127.0.0.1:{}", redis.port)).unwrap().get_connection().unwrap()
+}
+
+/// A child's output, killing it past `limit` (a hang guard: it must exit by itself).
+fn wait_output_bounded(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the example did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
