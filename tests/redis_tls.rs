@@ -152,6 +152,8 @@ async fn a_three_node_cluster_over_tls_whose_certificate_names_a_host_shares_one
         builder = builder.cluster_node_name(format!("127.0.0.1:{port}"), format!("localhost:{port}"));
     }
     let store = Arc::new(builder.connect().await.expect("the cluster over TLS"));
+    store.ping().await.expect("PING reaches every node");
+    assert!(!store.is_degraded() && format!("{store:?}").contains("cluster"));
     let entra = entra(Duration::from_millis(300), 1).await;
     let shared = SharedCache::new(store.clone(), KEY).prefix("tls-cluster:");
     let mut calls = Vec::new();

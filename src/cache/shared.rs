@@ -380,7 +380,7 @@ impl SharedTier {
         match tokio::time::timeout(self.config.op_timeout, call).await {
             Ok(Ok(value)) => {
                 if !self.config.health.healthy.swap(true, Ordering::Relaxed) {
-                    tracing::info!(store = ?self.config.store, "shared token store is answering again; sharing resumed");
+                    tracing::info!("shared token store is answering again; sharing resumed");
                 }
                 Some(value)
             }
