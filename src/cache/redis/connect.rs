@@ -38,7 +38,8 @@ impl Target {
 pub(super) type Certificates = ::redis::TlsCertificates;
 /// Never made without a TLS feature (a `rediss://` URL is refused first).
 #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
-pub(super) type Certificates = std::convert::Infallible;
+#[derive(Clone)]
+pub(super) enum Certificates {}
 
 /// Everything the builder checked.
 pub(super) struct Plan {
@@ -63,13 +64,14 @@ pub(super) enum Connection {
 /// How to make the first connection.
 enum Maker {
     Single(::redis::Client, ConnectionManagerConfig),
-    Cluster(ClusterClient, Option<NodeCheck>),
+    Cluster(ClusterClient, Option<Box<NodeCheck>>),
 }
 
 /// For a cluster over TLS: what is needed to check that every node the cluster announces can be
 /// verified, so that a node announced by IP whose certificate names hosts fails the connection
 /// with a message saying what to set, rather than every call to its slots failing with "node
 /// not found".
+#[cfg_attr(not(any(feature = "rustls", feature = "native-tls")), allow(dead_code))]
 struct NodeCheck {
     certificates: Certificates,
     mapped: Vec<(String, u16)>,
@@ -96,6 +98,15 @@ impl Maker {
     }
 }
 
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+impl NodeCheck {
+    /// Never made without TLS.
+    async fn nodes(&self) -> Result<(), StoreError> {
+        match self.certificates {}
+    }
+}
+
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 impl NodeCheck {
     /// Tries a TLS handshake with every node announced by IP address that no
     /// `cluster_node_name` maps; a certificate that does not name it is an error naming the node
@@ -154,11 +165,8 @@ impl NodeCheck {
 
     /// One plain (non-cluster) TLS connection, authenticated like the store's.
     async fn connect_one(&self, url: &str) -> Result<::redis::aio::MultiplexedConnection, StoreError> {
-        #[cfg(any(feature = "rustls", feature = "native-tls"))]
-        let client = ::redis::Client::build_with_tls(url, self.certificates.clone());
-        #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
-        let client: ::redis::RedisResult<::redis::Client> = match self.certificates {};
-        let client = client.map_err(|e| store_error("connect", &e))?;
+        let client =
+            ::redis::Client::build_with_tls(url, self.certificates.clone()).map_err(|e| store_error("connect", &e))?;
         let mut config = ::redis::AsyncConnectionConfig::new().set_connection_timeout(Some(self.connect_timeout));
         if let Some(feed) = &self.feed {
             config = config.set_credentials_provider(Provider(feed.clone()));
@@ -382,12 +390,14 @@ fn make(
                 .retries(3)
                 .min_retry_wait(50)
                 .max_retry_wait(u64::try_from(max_reconnect_delay.as_millis()).unwrap_or(u64::MAX));
-            let check = certificates.clone().map(|certificates| NodeCheck {
-                certificates,
-                mapped: node_names.iter().map(|(announced, _)| announced.clone()).collect(),
-                connect_timeout,
-                seeds: urls.clone(),
-                feed: feed.clone(),
+            let check = certificates.clone().map(|certificates| {
+                Box::new(NodeCheck {
+                    certificates,
+                    mapped: node_names.iter().map(|(announced, _)| announced.clone()).collect(),
+                    connect_timeout,
+                    seeds: urls.clone(),
+                    feed: feed.clone(),
+                })
             });
             match certificates {
                 #[cfg(feature = "rustls")]

@@ -446,6 +446,15 @@ impl RedisStoreBuilder {
         for (announced, name) in &self.node_names {
             node_names.push((host_port("cluster_node_name", announced)?, host_port("cluster_node_name", name)?));
         }
+        // The redis crate takes a CA or a client certificate for a cluster only through rustls.
+        #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
+        if matches!(self.target, Target::Cluster(_)) && (self.extra_ca.is_some() || self.client_certificate.is_some()) {
+            return Err(invalid(
+                "ca_file",
+                "a CA or client certificate for a cluster needs the `rustls` feature (native-tls alone trusts the \
+                 platform's roots for a cluster)",
+            ));
+        }
         let certificates = if tls { Some(self.tls_certificates()?) } else { None };
         let first_wait = self.connect_timeout.max(Duration::from_secs(10));
         if matches!(self.auth, AuthSetting::Url) && self.username.is_some() {
