@@ -385,3 +385,79 @@ pub fn clients(connection: &mut redis::Connection) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// One Redis Sentinel process (`redis-server <conf> --sentinel`) watching `master` on
+/// 127.0.0.1 as `mymaster`, killed when dropped.
+pub struct SentinelProcess {
+    pub port: u16,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl SentinelProcess {
+    pub fn start(master_port: u16) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("powerbi-embed-sentinel-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
+                 sentinel parallel-syncs mymaster 1\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server --sentinel");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+                let mut reply = [0u8; 7];
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read_exact(&mut reply).is_ok()
+                    && &reply == b"+PONG\r\n"
+                {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "sentinel on port {port} did not answer PING within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { port, child, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url()).and_then(|c| c.get_connection()).expect("a sentinel connection")
+    }
+
+    /// The port of the master this Sentinel names now.
+    pub fn master_port(&self) -> u16 {
+        let (_, port): (String, u16) = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg("mymaster")
+            .query(&mut self.client())
+            .expect("SENTINEL GET-MASTER-ADDR-BY-NAME");
+        port
+    }
+}
+
+impl Drop for SentinelProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -18,17 +18,20 @@ use super::credentials::{Feed, Provider};
 use super::{invalid, store_error};
 use crate::cache::store::{StoreError, StoreErrorKind};
 
-/// One server or a cluster, by URL.
+/// One server, a cluster, or the master Sentinel names, by URL.
 pub(super) enum Target {
     Single(String),
     Cluster(Vec<String>),
+    Sentinel { master: String, sentinels: Vec<String> },
 }
 
 impl Target {
     pub fn urls(&self) -> Vec<&str> {
         match self {
             Target::Single(url) => vec![url.as_str()],
-            Target::Cluster(urls) => urls.iter().map(String::as_str).collect(),
+            Target::Cluster(urls) | Target::Sentinel { sentinels: urls, .. } => {
+                urls.iter().map(String::as_str).collect()
+            }
         }
     }
 }
@@ -59,12 +62,62 @@ pub(super) struct Plan {
 pub(super) enum Connection {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(Arc<SentinelLink>),
+}
+
+/// The master a set of Sentinels names: asked for again whenever the connection to it fails
+/// or it answers as a replica (`READONLY`), so a failover is followed. Sentinel also closes the
+/// clients of a demoted master, which is how a failover is noticed when nothing was written.
+pub(super) struct SentinelLink {
+    sentinel: tokio::sync::Mutex<::redis::sentinel::SentinelClient>,
+    config: ::redis::AsyncConnectionConfig,
+    current: Mutex<Option<::redis::aio::MultiplexedConnection>>,
+    /// One look-up at a time: callers that find no connection wait for the same one.
+    resolving: tokio::sync::Mutex<()>,
+}
+
+impl SentinelLink {
+    /// The connection to the master, asking the Sentinels for it when there is none.
+    async fn connection(&self) -> Result<::redis::aio::MultiplexedConnection, ::redis::RedisError> {
+        if let Some(connection) = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(connection);
+        }
+        let _one = self.resolving.lock().await;
+        if let Some(connection) = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(connection);
+        }
+        let client = self.sentinel.lock().await.async_get_client().await?;
+        let connection = client.get_multiplexed_async_connection_with_config(&self.config).await?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Runs `command` on the master; a failure that says the master moved or went away drops
+    /// the connection, so the next call asks the Sentinels again.
+    pub async fn query<T: ::redis::FromRedisValue>(&self, command: &::redis::Cmd) -> ::redis::RedisResult<T> {
+        let mut connection = self.connection().await?;
+        let result = command.query_async(&mut connection).await;
+        if let Err(error) = &result {
+            let moved = error.is_connection_dropped()
+                || error.is_connection_refusal()
+                || error.is_io_error()
+                || error.is_timeout()
+                || error.is_unrecoverable_error()
+                || matches!(error.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"));
+            if moved {
+                tracing::debug!(error = %error.category(), "redis master lost; asking the Sentinels again");
+                *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            }
+        }
+        result
+    }
 }
 
 /// How to make the first connection.
 enum Maker {
     Single(::redis::Client, ConnectionManagerConfig),
     Cluster(ClusterClient, Option<Box<NodeCheck>>),
+    Sentinel(Arc<SentinelLink>),
 }
 
 /// For a cluster over TLS: what is needed to check that every node the cluster announces can be
@@ -93,6 +146,10 @@ impl Maker {
                     check.nodes().await?;
                 }
                 Ok(Connection::Cluster(connection))
+            }
+            Maker::Sentinel(link) => {
+                link.connection().await.map_err(|e| store_error("connect", &e))?;
+                Ok(Connection::Sentinel(link.clone()))
             }
         }
     }
@@ -233,6 +290,7 @@ impl Shared {
         let mode = match target {
             Target::Single(_) => "single",
             Target::Cluster(_) => "cluster",
+            Target::Sentinel { .. } => "sentinel",
         };
         let maker = make(
             target,
@@ -431,6 +489,30 @@ fn make(
                 }
             })?;
             Ok(Maker::Cluster(client, check))
+        }
+        Target::Sentinel { master, sentinels } => {
+            let sentinel = ::redis::sentinel::SentinelClient::build(
+                sentinels.iter().map(String::as_str).collect(),
+                master,
+                None,
+                ::redis::sentinel::SentinelServerType::Master,
+            )
+            .map_err(|e| {
+                let error = client_error(e);
+                invalid("sentinels", error.to_string().trim_start_matches("redis connect: "))
+            })?;
+            let mut config = ::redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(connect_timeout))
+                .set_response_timeout(Some(response_timeout));
+            if let Some(feed) = feed {
+                config = config.set_credentials_provider(Provider(feed));
+            }
+            Ok(Maker::Sentinel(Arc::new(SentinelLink {
+                sentinel: tokio::sync::Mutex::new(sentinel),
+                config,
+                current: Mutex::new(None),
+                resolving: tokio::sync::Mutex::new(()),
+            })))
         }
     }
 }

@@ -109,6 +109,26 @@ impl RedisStore {
         RedisStoreBuilder::new(Target::Cluster(urls.into_iter().map(|u| u.as_ref().to_owned()).collect()))
     }
 
+    /// A builder for the master that Redis Sentinel names `master` (the `sentinel monitor`
+    /// name), asking any of `sentinels` (`redis://host:26379`, a password for the Sentinels
+    /// themselves in the URL) where it is. A failover is followed: when the master stops
+    /// answering, answers as a replica, or Sentinel closes its clients, the next call asks the
+    /// Sentinels again. The master's credentials are set on the builder
+    /// ([`password`](RedisStoreBuilder::password), [`username`](RedisStoreBuilder::username),
+    /// [`password_provider`](RedisStoreBuilder::password_provider),
+    /// [`entra_id`](RedisStoreBuilder::entra_id)). Plain TCP only: `rediss://` Sentinels are
+    /// refused.
+    pub fn sentinel_builder<I, S>(master: impl Into<String>, sentinels: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        RedisStoreBuilder::new(Target::Sentinel {
+            master: master.into(),
+            sentinels: sentinels.into_iter().map(|u| u.as_ref().to_owned()).collect(),
+        })
+    }
+
     /// Connects to one Redis server: `RedisStore::builder(url).connect()`.
     ///
     /// # Errors
@@ -169,6 +189,7 @@ impl RedisStore {
         let result = match connection {
             Connection::Single(manager) => command.query_async(&mut manager.clone()).await,
             Connection::Cluster(cluster) => command.query_async(&mut cluster.clone()).await,
+            Connection::Sentinel(link) => link.query(command).await,
         };
         match result {
             Ok(value) => {
@@ -415,7 +436,18 @@ impl RedisStoreBuilder {
         }
         let urls = self.target.urls();
         if urls.is_empty() {
-            return Err(invalid("urls", "no cluster node URL given"));
+            return Err(match self.target {
+                Target::Sentinel { .. } => invalid("sentinels", "no Sentinel URL given"),
+                _ => invalid("urls", "no cluster node URL given"),
+            });
+        }
+        if let Target::Sentinel { master, sentinels } = &self.target {
+            if master.trim().is_empty() {
+                return Err(invalid("master", "is empty (the name in `sentinel monitor <name> ...`)"));
+            }
+            if sentinels.iter().any(|url| url.trim_start().to_ascii_lowercase().starts_with("rediss:")) {
+                return Err(invalid("sentinels", "rediss:// Sentinels are not supported; use redis://"));
+            }
         }
         let mut tls_urls = 0;
         for url in &urls {
@@ -772,6 +804,9 @@ mod tests {
             ),
             (RedisStore::cluster_builder(["redis://a:1", "rediss://b:2"]), "redis urls: mixes"),
             (RedisStore::builder("ftp://host"), "redis url: scheme ftp://"),
+            (RedisStore::sentinel_builder(" ", ["redis://s:26379"]), "redis master: is empty"),
+            (RedisStore::sentinel_builder("m", Vec::<&str>::new()), "redis sentinels: no Sentinel URL"),
+            (RedisStore::sentinel_builder("m", ["rediss://s:26379"]), "redis sentinels: rediss:// Sentinels"),
         ];
         for (builder, expected) in cases {
             let error = builder.build().unwrap_err();
