@@ -1,5 +1,6 @@
-//! [`RedisStore`]: the shared tier on Redis, a single server or a Redis Cluster, over TCP or TLS,
-//! with a password, an ACL user, a rotating password or an Entra ID token.
+//! [`RedisStore`]: the shared tier on Redis (a single server, a Redis Cluster or a master behind
+//! Sentinel), over TCP or TLS, with a password, an ACL user, a rotating password or an Entra ID
+//! token.
 
 mod connect;
 mod credentials;
@@ -44,7 +45,8 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 /// A [`TokenStore`] on Redis (feature `redis`): one server through a connection that reconnects
-/// by itself, or a Redis Cluster; over TCP, a Unix socket or TLS.
+/// by itself, a Redis Cluster, or the master Redis Sentinel names; over TCP, a Unix socket or
+/// TLS.
 ///
 /// Values are written with `SET name value PX ttl`, leases with `SET name:lease holder NX PX
 /// ttl` and released by a compare-and-delete script, so a replica never removes a lease another
