@@ -804,12 +804,17 @@ mod tests {
                 RedisStore::cluster_builder(["redis://a:1"]).cluster_node_name("10.0.0.1", "b:1"),
                 "redis cluster_node_name: \"10.0.0.1\" is not host:port",
             ),
-            (RedisStore::cluster_builder(["redis://a:1", "rediss://b:2"]), "redis urls: mixes"),
             (RedisStore::builder("ftp://host"), "redis url: scheme ftp://"),
             (RedisStore::sentinel_builder(" ", ["redis://s:26379"]), "redis master: is empty"),
             (RedisStore::sentinel_builder("m", Vec::<&str>::new()), "redis sentinels: no Sentinel URL"),
             (RedisStore::sentinel_builder("m", ["rediss://s:26379"]), "redis sentinels: rediss:// Sentinels"),
         ];
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
+        let cases = {
+            let mut cases = cases;
+            cases.push((RedisStore::cluster_builder(["redis://a:1", "rediss://b:2"]), "redis urls: mixes"));
+            cases
+        };
         for (builder, expected) in cases {
             let error = builder.build().unwrap_err();
             assert_eq!(error.kind(), StoreErrorKind::InvalidConfig, "{error}");
