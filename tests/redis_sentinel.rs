@@ -54,7 +54,7 @@ async fn replicas_share_through_the_master_sentinel_names_and_follow_a_failover(
     let store = Arc::new(RedisStore::sentinel_builder("mymaster", &urls).connect().await.unwrap());
     assert!(format!("{store:?}").contains("sentinel"));
     let entra = entra(Duration::ZERO, 2).await;
-    let shared = SharedCache::new(store.clone(), KEY).prefix("sentinel:");
+    let shared = SharedCache::new(store.clone(), KEY).prefix("sentinel:").op_timeout(Duration::from_secs(5));
 
     // Before the failover: shared through the first master.
     assert_eq!(aad(&entra.uri(), &shared).token().await.unwrap().secret().expose_secret(), "entra-1");

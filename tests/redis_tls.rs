@@ -155,7 +155,7 @@ async fn a_three_node_cluster_over_tls_whose_certificate_names_a_host_shares_one
     store.ping().await.expect("PING reaches every node");
     assert!(!store.is_degraded() && format!("{store:?}").contains("cluster"));
     let entra = entra(Duration::from_millis(300), 1).await;
-    let shared = SharedCache::new(store.clone(), KEY).prefix("tls-cluster:");
+    let shared = SharedCache::new(store.clone(), KEY).prefix("tls-cluster:").op_timeout(Duration::from_secs(5));
     let mut calls = Vec::new();
     for _ in 0..4 {
         let replica = aad(&entra.uri(), &shared);

@@ -127,7 +127,9 @@ where
     let key = hex_key(&std::env::var(CHILD_KEY).unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let lines = runtime.block_on(async {
-        let shared = SharedCache::new(store().await, key);
+        // Exact counts, not speed: a generous bound on each store call, so a loaded machine
+        // cannot turn a slow answer into a miss (and a second fetch).
+        let shared = SharedCache::new(store().await, key).op_timeout(Duration::from_secs(5));
         let aad = aad(&entra_url, &shared);
         let client = powerbi_replica(aad.clone(), &powerbi_url, &shared);
         let calls: Vec<_> = (0..100)
