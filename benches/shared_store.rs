@@ -1,7 +1,9 @@
 //! The shared tier's cost on Redis. A token served from Redis to a replica whose local cache
-//! does not hold it (a fresh `AadClient`: `GET` on loopback, AES-256-GCM open, parse), next to
-//! the same with the in-process `MemoryStore`, the raw `RedisStore::get` round trip, and a
-//! local hit. Skips with a message when `redis-server` is not installed.
+//! does not hold it (a fresh `AadClient`: `GET` on loopback, AES-256-GCM open, parse), over
+//! plain TCP and over TLS (`rediss://`, the handshake made once by the connection manager, so
+//! what is left is the record encryption), next to the same with the in-process `MemoryStore`,
+//! the raw `RedisStore::get` round trip on both, and a local hit. Skips with a message when
+//! `redis-server` is not installed.
 //!
 //! `cargo bench --bench shared_store`
 
@@ -18,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use criterion::{BatchSize, Criterion};
 use powerbi_embed::{AadClient, MemoryStore, RedisStore, SharedCache, StaticTokenCredential, StoreError, TokenStore};
-use redis_server::RedisServer;
+use redis_server::{RedisServer, TestPki};
 use tokio::runtime::Runtime;
 
 const KEY: [u8; 32] = [0x42; 32];
@@ -105,6 +107,14 @@ fn main() {
     criterion.bench_function("shared_store/local_hit", |b| b.to_async(&runtime).iter(|| warm.token()));
 
     bench_store(&mut criterion, &runtime, "redis", redis.clone());
+
+    let pki = TestPki::new("bench");
+    let tls_server = RedisServer::start_tls(&pki, &pki.leaf("server", &["localhost"]), &[]);
+    let tls = runtime
+        .block_on(RedisStore::builder(tls_server.tls_url("localhost")).ca_file(pki.ca_path()).connect())
+        .expect("the bench's TLS redis-server");
+    let tls = Arc::new(CountingWrites { inner: tls, puts: AtomicUsize::new(0) });
+    bench_store(&mut criterion, &runtime, "redis_tls", tls.clone());
     bench_store(
         &mut criterion,
         &runtime,
@@ -115,6 +125,10 @@ fn main() {
     runtime.block_on(redis.put("bench:{raw}", &[7u8; 1200], Duration::from_secs(600))).expect("put");
     criterion.bench_function("shared_store/redis_get_raw", |b| {
         b.to_async(&runtime).iter(|| async { black_box(redis.get("bench:{raw}").await.expect("get")) })
+    });
+    runtime.block_on(tls.put("bench:{raw}", &[7u8; 1200], Duration::from_secs(600))).expect("put");
+    criterion.bench_function("shared_store/redis_tls_get_raw", |b| {
+        b.to_async(&runtime).iter(|| async { black_box(tls.get("bench:{raw}").await.expect("get")) })
     });
     criterion.final_summary();
 }

@@ -28,10 +28,12 @@ pub use auth::{
 };
 pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
 pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
+pub use cache::{
+    Expiring, MemoryStore, RefreshPolicy, SharedCache, SharedCacheStats, StoreError, StoreErrorKind, TokenStore,
+};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use cache::RedisStore;
-pub use cache::{Expiring, MemoryStore, RefreshPolicy, SharedCache, StoreError, TokenStore};
+pub use cache::{RedisStore, RedisStoreBuilder};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};
 pub use error::{

@@ -10,108 +10,15 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::redis_server::{dump, start_cluster, RedisServer};
+use common::replicas::*;
 use common::*;
-use powerbi_embed::testing::SafeMockServer;
-use powerbi_embed::ForReport;
-use powerbi_embed::{
-    AadClient, ClientSecretCredential, EffectiveIdentity, GenerateTokenRequest, PowerBiClient, RedisStore, SharedCache,
-    TokenStore,
-};
-use powerbi_embed::{DatasetId, ReportId, WorkspaceId};
-use serde_json::json;
-use wiremock::matchers::{body_string_contains, method, path, path_regex};
-use wiremock::{Mock, Request, Respond, ResponseTemplate};
+use powerbi_embed::{EffectiveIdentity, GenerateTokenRequest, RedisStore, SharedCache, TokenStore};
 
 const KEY: [u8; 32] = [0x3c; 32];
-const SECRET: &str = "redis-test-secret";
-const WORKSPACE: WorkspaceId = WorkspaceId::from_u128(0xf089354e_8366_4e18_aea3_4cb4a3a50b48);
-const REPORT: ReportId = ReportId::from_u128(0x5b218778_e7a5_4d73_8187_f10824047715);
-const DATASET: DatasetId = DatasetId::from_u128(0xcfafbeb1_8037_4d0c_896e_a46fb27ff229);
-
-/// Answers every request with a new token (`<prefix>-1`, `<prefix>-2`, ...) after `delay`, so
-/// callers holding the same token got it from one request.
-struct Numbered {
-    prefix: String,
-    embed: bool,
-    delay: Duration,
-    served: AtomicUsize,
-}
-
-impl Numbered {
-    fn entra(delay: Duration) -> Self {
-        Self { prefix: "entra".into(), embed: false, delay, served: AtomicUsize::new(0) }
-    }
-
-    fn embed(prefix: &str, delay: Duration) -> Self {
-        Self { prefix: prefix.into(), embed: true, delay, served: AtomicUsize::new(0) }
-    }
-}
-
-impl Respond for Numbered {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let token = format!("{}-{}", self.prefix, self.served.fetch_add(1, Ordering::SeqCst) + 1);
-        let body = if self.embed {
-            let expiration = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap();
-            json!({"token": token, "tokenId": "49ae3742-54c0-4c29-af52-619ff93b5c80", "expiration": expiration})
-        } else {
-            token_body(&token, 3600)
-        };
-        ResponseTemplate::new(200).set_body_json(body).set_delay(self.delay)
-    }
-}
-
-/// An Entra fake that must see exactly `expected` token requests.
-async fn entra(delay: Duration, expected: u64) -> SafeMockServer {
-    let server = strict_server().await;
-    Mock::given(method("POST"))
-        .and(path(TOKEN_PATH))
-        .respond_with(Numbered::entra(delay))
-        .expect(expected)
-        .mount(&server)
-        .await;
-    server
-}
-
-/// A Power BI fake with one `GenerateToken` route per user, each expected exactly once.
-async fn powerbi_once_per_user(users: &[&str], delay: Duration) -> SafeMockServer {
-    let server = strict_server().await;
-    for user in users {
-        Mock::given(method("POST"))
-            .and(path_regex("/GenerateToken$"))
-            .and(body_string_contains(format!("\"username\":\"{user}\"")))
-            .respond_with(Numbered::embed(&format!("embed-{user}"), delay))
-            .expect(1)
-            .named(format!("GenerateToken for {user}"))
-            .mount(&server)
-            .await;
-    }
-    server
-}
-
-fn aad(entra_uri: &str, shared: &SharedCache) -> AadClient {
-    AadClient::builder(ClientSecretCredential::new(TENANT, CLIENT, SECRET).unwrap())
-        .authority_host(entra_uri)
-        .shared_cache(shared.clone())
-        .build()
-        .unwrap()
-}
-
-fn powerbi_replica(aad: AadClient, powerbi_uri: &str, shared: &SharedCache) -> PowerBiClient {
-    PowerBiClient::builder(aad).api_base(powerbi_uri).shared_cache(shared.clone()).build().unwrap()
-}
-
-fn view_as(user: &str) -> GenerateTokenRequest<ForReport> {
-    GenerateTokenRequest::report_view().identity(EffectiveIdentity::new(user).datasets([DATASET])).build().unwrap()
-}
 
 async fn connect(server: &RedisServer) -> Arc<RedisStore> {
     Arc::new(RedisStore::connect(&server.url()).await.expect("the test server accepts connections"))
@@ -128,123 +35,23 @@ fn only_key(connection: &mut redis::Connection, prefix: &str) -> String {
 // Many processes, one token.
 
 const CHILD_REDIS_URL: &str = "POWERBI_EMBED_TEST_CHILD_REDIS_URL";
-const CHILD_ENTRA_URL: &str = "POWERBI_EMBED_TEST_CHILD_ENTRA_URL";
-const CHILD_POWERBI_URL: &str = "POWERBI_EMBED_TEST_CHILD_POWERBI_URL";
-const CHILD_KEY: &str = "POWERBI_EMBED_TEST_CHILD_KEY";
 
 /// One replica of the multi-process stampede, run as a child process by the test below (it
-/// returns at once when not started that way): 100 concurrent callers, half for alice and half
-/// for bob, each printing `TOKEN <user> <entra token> <embed token>`.
+/// returns at once when not started that way).
 #[test]
 #[ignore = "needs redis-server (child of the multi-process stampede; does nothing on its own)"]
 fn stampede_child_process() {
-    let Ok(redis_url) = std::env::var(CHILD_REDIS_URL) else { return };
-    let entra_url = std::env::var(CHILD_ENTRA_URL).unwrap();
-    let powerbi_url = std::env::var(CHILD_POWERBI_URL).unwrap();
-    let key = hex_key(&std::env::var(CHILD_KEY).unwrap());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let lines = runtime.block_on(async {
-        let shared = SharedCache::new(Arc::new(RedisStore::connect(&redis_url).await.unwrap()), key);
-        let aad = aad(&entra_url, &shared);
-        let client = powerbi_replica(aad.clone(), &powerbi_url, &shared);
-        let calls: Vec<_> = (0..100)
-            .map(|i| {
-                let (aad, client) = (aad.clone(), client.clone());
-                let user = if i % 2 == 0 { "alice" } else { "bob" };
-                tokio::spawn(async move {
-                    let embed = client.workspace(WORKSPACE).report(REPORT).embed_token(&view_as(user)).await.unwrap();
-                    let entra = aad.token().await.unwrap();
-                    format!("TOKEN {user} {} {}\n", entra.secret().expose_secret(), embed.secret().expose_secret())
-                })
-            })
-            .collect();
-        let mut lines = String::from("\n");
-        for call in calls {
-            lines.push_str(&call.await.unwrap());
-        }
-        lines
+    stampede_child(|| async {
+        let url = std::env::var(CHILD_REDIS_URL).unwrap();
+        Arc::new(RedisStore::connect(&url).await.unwrap()) as Arc<dyn TokenStore>
     });
-    print!("{lines}");
-}
-
-fn hex_key(text: &str) -> [u8; 32] {
-    let bytes: Vec<u8> = (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect();
-    bytes.try_into().unwrap()
-}
-
-/// Waits for a child with a deadline (killing it past that) and returns its stdout.
-fn wait_bounded(mut child: Child, limit: Duration) -> String {
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("a child replica did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(status.success(), "child failed: {status}\n{stdout}\n{stderr}");
-    stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs redis-server"]
 async fn eight_processes_of_a_hundred_callers_make_one_entra_request_and_one_generate_token_per_user() {
     let redis = RedisServer::start();
-    let entra = entra(Duration::from_millis(300), 1).await;
-    let powerbi = powerbi_once_per_user(&["alice", "bob"], Duration::from_millis(200)).await;
-    let mut key = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key).unwrap();
-    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<Child> = (0..8)
-        .map(|_| {
-            Command::new(&exe)
-                .args(["--exact", "stampede_child_process", "--include-ignored", "--nocapture", "--test-threads", "1"])
-                .env(CHILD_REDIS_URL, redis.url())
-                .env(CHILD_ENTRA_URL, entra.uri())
-                .env(CHILD_POWERBI_URL, powerbi.uri())
-                .env(CHILD_KEY, &key_hex)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs = tokio::task::spawn_blocking(move || {
-        children.into_iter().map(|c| wait_bounded(c, Duration::from_secs(60))).collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
-
-    let mut per_user = std::collections::BTreeMap::<String, Vec<(String, String)>>::new();
-    for output in &outputs {
-        let lines: Vec<&str> = output.lines().filter_map(|l| l.split_once("TOKEN ").map(|(_, rest)| rest)).collect();
-        assert_eq!(lines.len(), 100, "each child prints one line per caller:\n{output}");
-        for line in lines {
-            let fields: Vec<&str> = line.split(' ').collect();
-            assert_eq!(fields.len(), 3, "{line}");
-            per_user.entry(fields[0].to_owned()).or_default().push((fields[1].to_owned(), fields[2].to_owned()));
-        }
-    }
-    assert_eq!(per_user.len(), 2);
-    for (user, tokens) in &per_user {
-        assert_eq!(tokens.len(), 400, "{user}");
-        for (entra_token, embed_token) in tokens {
-            assert_eq!(entra_token, "entra-1", "all 800 callers share the one Entra token");
-            assert_eq!(embed_token, &format!("embed-{user}-1"), "all 400 callers for {user} share one embed token");
-        }
-    }
-    entra.verify().await;
-    powerbi.verify().await;
+    stampede("stampede_child_process", &[(CHILD_REDIS_URL, redis.url())]).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,46 +240,12 @@ async fn tampered_garbage_or_mistyped_entries_are_misses_and_are_rewritten() {
 // ---------------------------------------------------------------------------------------------
 // Outage and recovery.
 
-/// Counts this crate's warnings on the current thread and keeps their messages.
-#[derive(Default, Clone)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-struct MessageOf<'a>(&'a mut String);
-
-impl tracing::field::Visit for MessageOf<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            *self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl tracing::Subscriber for Warnings {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let meta = event.metadata();
-        if *meta.level() == tracing::Level::WARN && meta.target().starts_with("powerbi_embed") {
-            let mut message = String::new();
-            event.record(&mut MessageOf(&mut message));
-            self.0.lock().unwrap().push(message);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test(flavor = "current_thread")]
 #[ignore = "needs redis-server"]
 async fn redis_killed_mid_run_costs_one_warning_and_is_used_again_after_a_restart() {
-    let warnings = Warnings::default();
-    let _subscriber = tracing::subscriber::set_default(warnings.clone());
+    let events = Events::default();
+    let _subscriber = tracing::subscriber::set_default(events.clone());
+    let warnings = || events.at(tracing::Level::WARN);
     let mut redis = RedisServer::start();
     let entra = entra(Duration::ZERO, 5).await;
     let store = connect(&redis).await;
@@ -494,8 +267,8 @@ async fn redis_killed_mid_run_costs_one_warning_and_is_used_again_after_a_restar
         // that a loaded machine does not fail it.
         assert!(started.elapsed() < op_timeout * 3 + Duration::from_secs(5), "{:?}", started.elapsed());
     }
-    assert_eq!(warnings.0.lock().unwrap().len(), 1, "one warning for the outage: {:?}", warnings.0.lock().unwrap());
-    assert!(warnings.0.lock().unwrap()[0].contains("shared token store unavailable"));
+    assert_eq!(warnings().len(), 1, "one warning for the outage: {:?}", warnings());
+    assert!(warnings()[0].contains("shared token store unavailable"));
 
     // After the restart the connection comes back by itself, and the replicas use the store.
     redis.restart();
@@ -510,7 +283,7 @@ async fn redis_killed_mid_run_costs_one_warning_and_is_used_again_after_a_restar
     let third = aad(&entra.uri(), &shared);
     let token = third.token_for_scopes(&["api://four/.default"]).await.unwrap();
     assert_eq!(token.secret().expose_secret(), "entra-5", "served from Redis, not from Entra");
-    assert_eq!(warnings.0.lock().unwrap().len(), 1, "no more warnings: {:?}", warnings.0.lock().unwrap());
+    assert_eq!(warnings().len(), 1, "no more warnings: {:?}", warnings());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use powerbi_embed::{
     AadClient, AadClientBuilder, CloudSettings, PowerBiClient, PowerBiView, ProfileId, RedisStore, SharedCache,
+    StoreErrorKind,
 };
 
 /// Prints one actionable line to stderr and exits non-zero (no panic, no backtrace).
@@ -82,8 +83,16 @@ pub fn parse_id<T: FromStr<Err = powerbi_embed::Error>>(text: &str) -> T {
 
 /// The cache shared by every replica, when `REDIS_URL` is set: values sealed with the key in
 /// `POWERBI_CACHE_KEY` (standard base64 of 32 bytes, the same in every replica), or stored in
-/// plaintext only when `POWERBI_CACHE_PLAINTEXT=1` says so. A Redis that cannot be reached is
-/// a warning, not a failure: the tokens are then fetched directly.
+/// plaintext only when `POWERBI_CACHE_PLAINTEXT=1` says so.
+///
+/// `REDIS_URL` may be `redis://` or `rediss://` (TLS, e.g. Azure Cache for Redis on port 6380);
+/// `REDIS_CA_FILE` names a PEM file of a private CA to trust besides the platform's roots;
+/// `REDIS_ENTRA=1` authenticates to Redis with an Entra token from the same `AZURE_*`
+/// credential as Power BI (the user name is the identity's object id, read from the token).
+///
+/// A Redis that is down is a warning, not a failure: the tokens are then fetched directly. A
+/// Redis that is misconfigured (a certificate that does not verify, refused credentials, a bad
+/// URL) exits non-zero naming the problem: it would not fix itself.
 pub async fn shared_cache_from_env() -> Option<SharedCache> {
     let url = env("REDIS_URL")?;
     let key = match env("POWERBI_CACHE_KEY") {
@@ -94,12 +103,22 @@ pub async fn shared_cache_from_env() -> Option<SharedCache> {
              or POWERBI_CACHE_PLAINTEXT=1 to store tokens unencrypted)",
         ),
     };
-    let store = match RedisStore::connect(&url).await {
+    let mut builder = RedisStore::builder(url);
+    if let Some(ca) = env("REDIS_CA_FILE") {
+        builder = builder.ca_file(ca);
+    }
+    match env("REDIS_ENTRA").as_deref() {
+        None | Some("0") => {}
+        Some("1") => builder = builder.entra_id(aad_from_env(None)),
+        Some(_) => fail("REDIS_ENTRA must be 1 (authenticate to Redis with Entra ID) or 0"),
+    }
+    let store = match builder.connect().await {
         Ok(store) => Arc::new(store),
-        Err(error) => {
+        Err(error) if error.kind() == StoreErrorKind::Unavailable => {
             eprintln!("warning: {error}; continuing without the shared cache");
             return None;
         }
+        Err(error) => fail(format_args!("{error} (REDIS_URL, REDIS_CA_FILE, REDIS_ENTRA)")),
     };
     Some(match key {
         Some(key) => SharedCache::new(store, key),

@@ -7,7 +7,7 @@
 
 mod policy;
 #[cfg(feature = "redis")]
-mod redis_store;
+mod redis;
 mod seal;
 mod shared;
 mod store;
@@ -21,15 +21,15 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use time::OffsetDateTime;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 pub use policy::RefreshPolicy;
-#[cfg(feature = "redis")]
-pub use redis_store::RedisStore;
-pub use shared::SharedCache;
 use shared::SharedTier;
 pub(crate) use shared::Storable;
-pub use store::{MemoryStore, StoreError, TokenStore};
+pub use shared::{SharedCache, SharedCacheStats};
+pub use store::{MemoryStore, StoreError, StoreErrorKind, TokenStore};
 
 /// A cache key with a stable text form, from which the shared tier derives entry names.
 pub(crate) trait CacheKey: Hash + Eq + Clone {

@@ -4,7 +4,7 @@
 //! Every store call is bounded by a timeout and every store failure is a miss.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +40,59 @@ pub struct SharedCache {
     pub(crate) lease_ttl: Duration,
     pub(crate) wait_for_peer: Duration,
     pub(crate) poll_interval: Duration,
+    /// Health and counters, shared by every clone and every cache this configuration is
+    /// behind, so an outage logs one warning however many caches notice it.
+    pub(crate) health: Arc<Health>,
+}
+
+/// Counters of what the shared tier did, since the [`SharedCache`] was made (every clone and
+/// every client it was given to counts into the same numbers). Plain numbers, read with
+/// [`SharedCache::stats`], for a metrics endpoint or a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SharedCacheStats {
+    /// Local misses served from the store (a value another replica stored, found at once or
+    /// after waiting for its lease).
+    pub hits: u64,
+    /// Local misses the store could not serve (nothing stored, or what was stored expires too
+    /// soon for the caller, or did not open): fetched by this replica, and stored.
+    pub misses: u64,
+    /// Times a caller found another replica's lease and waited for its value.
+    pub lease_waits: u64,
+    /// Fetches made without the store because it failed or did not answer in
+    /// [`SharedCache::op_timeout`] (the local cache and a direct fetch carry on meanwhile).
+    pub local_fallbacks: u64,
+    /// Store calls that failed or timed out.
+    pub store_errors: u64,
+}
+
+/// The shared tier's health and counters.
+#[derive(Debug)]
+pub(crate) struct Health {
+    /// Whether the last store call worked.
+    healthy: AtomicBool,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    lease_waits: AtomicU64,
+    local_fallbacks: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            healthy: AtomicBool::new(true),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            lease_waits: AtomicU64::new(0),
+            local_fallbacks: AtomicU64::new(0),
+            store_errors: AtomicU64::new(0),
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 impl fmt::Debug for SharedCache {
@@ -51,6 +104,7 @@ impl fmt::Debug for SharedCache {
             .field("op_timeout", &self.op_timeout)
             .field("lease_ttl", &self.lease_ttl)
             .field("wait_for_peer", &self.wait_for_peer)
+            .field("degraded", &self.is_degraded())
             .finish()
     }
 }
@@ -77,7 +131,30 @@ impl SharedCache {
             lease_ttl: Duration::from_secs(10),
             wait_for_peer: Duration::from_secs(5),
             poll_interval: Duration::from_millis(25),
+            health: Arc::new(Health::default()),
         }
+    }
+
+    /// What the shared tier did so far (see [`SharedCacheStats`]).
+    pub fn stats(&self) -> SharedCacheStats {
+        let health = &self.health;
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        SharedCacheStats {
+            hits: read(&health.hits),
+            misses: read(&health.misses),
+            lease_waits: read(&health.lease_waits),
+            local_fallbacks: read(&health.local_fallbacks),
+            store_errors: read(&health.store_errors),
+        }
+    }
+
+    /// Whether the shared tier is degraded: the last store call failed or timed out, so the
+    /// caches are working from their local tier and fetching directly until the store answers
+    /// again. A readiness probe can report it (the replica still serves tokens meanwhile).
+    /// Degraded and recovered are also logged: one `WARN` with the reason when the first call
+    /// fails, one `INFO` when a call works again.
+    pub fn is_degraded(&self) -> bool {
+        !self.health.healthy.load(Ordering::Relaxed)
     }
 
     /// The prefix of every entry name (default `powerbi-embed:`), to share a store between apps.
@@ -117,23 +194,17 @@ pub(crate) struct SharedTier {
     namespace: String,
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
-    /// Whether the last store call worked, so an outage logs one warning, not one per call.
-    healthy: AtomicBool,
 }
 
 impl fmt::Debug for SharedTier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedTier")
-            .field("config", &self.config)
-            .field("policy", &self.policy)
-            .field("healthy", &self.healthy.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
+        f.debug_struct("SharedTier").field("config", &self.config).field("policy", &self.policy).finish_non_exhaustive()
     }
 }
 
 impl SharedTier {
     pub fn new(config: SharedCache, namespace: String, policy: RefreshPolicy, clock: Arc<dyn Clock>) -> Self {
-        Self { config, namespace, policy, clock, healthy: AtomicBool::new(true) }
+        Self { config, namespace, policy, clock }
     }
 
     /// The entry name for a cache key: the prefix and a SHA-256 of namespace and key, in a
@@ -156,22 +227,47 @@ impl SharedTier {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = crate::Result<V>>,
     {
+        let health = &self.config.health;
         if let Some(found) = self.read::<V>(name, need).await {
+            bump(&health.hits);
             return Ok(found);
         }
         let holder = Guid::new_random().to_string();
         let lease = match self.lease_or_value::<V>(name, &holder, need).await {
-            Leasing::Value(found) => return Ok(found),
-            Leasing::Held(lease) => Some(lease),
-            Leasing::Unavailable => None,
-            Leasing::Busy => match self.wait_for_peer::<V>(name, &holder, need).await {
-                Leasing::Value(found) => return Ok(found),
-                Leasing::Held(lease) => Some(lease),
-                Leasing::Busy | Leasing::Unavailable => {
-                    tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
-                    None
+            Leasing::Value(found) => {
+                bump(&health.hits);
+                return Ok(found);
+            }
+            Leasing::Held(lease) => {
+                bump(&health.misses);
+                Some(lease)
+            }
+            Leasing::Unavailable => {
+                bump(&health.local_fallbacks);
+                None
+            }
+            Leasing::Busy => {
+                bump(&health.lease_waits);
+                match self.wait_for_peer::<V>(name, &holder, need).await {
+                    Leasing::Value(found) => {
+                        bump(&health.hits);
+                        return Ok(found);
+                    }
+                    Leasing::Held(lease) => {
+                        bump(&health.misses);
+                        Some(lease)
+                    }
+                    Leasing::Unavailable => {
+                        bump(&health.local_fallbacks);
+                        None
+                    }
+                    Leasing::Busy => {
+                        tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
+                        bump(&health.misses);
+                        None
+                    }
                 }
-            },
+            }
         };
         let fetched_at = self.clock.now();
         let outcome = fetch().await;
@@ -283,8 +379,8 @@ impl SharedTier {
     async fn call<T>(&self, call: impl std::future::Future<Output = Result<T, super::store::StoreError>>) -> Option<T> {
         match tokio::time::timeout(self.config.op_timeout, call).await {
             Ok(Ok(value)) => {
-                if !self.healthy.swap(true, Ordering::Relaxed) {
-                    tracing::info!("shared token store is answering again");
+                if !self.config.health.healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!("shared token store is answering again; sharing resumed");
                 }
                 Some(value)
             }
@@ -300,7 +396,8 @@ impl SharedTier {
     }
 
     fn note_failure(&self, what: &str) {
-        if self.healthy.swap(false, Ordering::Relaxed) {
+        bump(&self.config.health.store_errors);
+        if self.config.health.healthy.swap(false, Ordering::Relaxed) {
             tracing::warn!(error = what, "shared token store unavailable; using the local cache and fetching directly");
         } else {
             tracing::debug!(error = what, "shared token store still unavailable");

@@ -59,12 +59,45 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError {
     message: String,
+    kind: StoreErrorKind,
+}
+
+/// What kind of failure a [`StoreError`] is, for callers that act on it (a readiness probe, a
+/// start-up check that refuses a misconfigured store but tolerates one that is down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// A setting is wrong (a URL, a CA file, a missing TLS feature); the message names it.
+    /// Found before any network call, and retrying does not help.
+    InvalidConfig,
+    /// The store could not be reached, or stopped answering (refused, timed out, dropped, not
+    /// connected yet).
+    Unavailable,
+    /// The TLS handshake failed: the server's certificate is not trusted or does not name the
+    /// host, or the server refused the client certificate.
+    Tls,
+    /// The store refused the credentials (wrong password, expired or foreign token, no such
+    /// user).
+    Auth,
+    /// Anything else.
+    Other,
 }
 
 impl StoreError {
-    /// An error with a message (never include a value or a key's plaintext in it).
+    /// An error with a message (never include a value or a key's plaintext in it), of kind
+    /// [`StoreErrorKind::Other`].
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self::with_kind(StoreErrorKind::Other, message)
+    }
+
+    /// An error of a given kind.
+    pub fn with_kind(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self { message: message.into(), kind }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
     }
 }
 

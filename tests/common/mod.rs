@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod redis_server;
+pub mod replicas;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
