@@ -28,9 +28,7 @@ pub use auth::{
 };
 pub use auth::{DeviceCodeCredential, DeviceCodePrompt};
 pub use auth::{ManagedIdentityCredential, ManagedIdentityId};
-pub use cache::{
-    Expiring, MemoryStore, RefreshPolicy, SharedCache, SharedCacheStats, StoreError, StoreErrorKind, TokenStore,
-};
+pub use cache::{MemoryStore, RefreshPolicy, SharedCache, SharedCacheStats, StoreError, StoreErrorKind, TokenStore};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::{RedisStore, RedisStoreBuilder};
