@@ -175,15 +175,8 @@ impl AadClient {
     /// As [`token`](Self::token), and [`Error::InvalidInput`](crate::Error::InvalidInput) for
     /// an empty scope list.
     pub async fn token_for_scopes<S: AsRef<str>>(&self, scopes: &[S]) -> Result<AccessToken> {
-        let mut scopes: Vec<String> =
-            scopes.iter().map(|s| s.as_ref().trim().to_owned()).filter(|s| !s.is_empty()).collect();
-        if scopes.is_empty() {
-            return Err(crate::Error::invalid("scopes", "at least one scope is required"));
-        }
-        scopes.sort();
-        scopes.dedup();
-        let key = self.cache_key(&scopes);
-        let slot = self.inner.cache.slot(&key);
+        let scopes = normalized_scopes(scopes)?;
+        let slot = self.inner.cache.slot(&cache_key(&self.inner.authority_host, &self.inner.identity, &scopes));
         self.fetch_into(&slot, &scopes, Need::Valid).await
     }
 
@@ -269,15 +262,36 @@ impl AadClient {
 
     /// Who signs in where: the part of every cache namespace that separates principals.
     pub(crate) fn cache_namespace(&self) -> String {
-        format!("{}|{}", self.inner.authority_host, self.inner.identity)
+        cache_key(&self.inner.authority_host, &self.inner.identity, &[])
     }
 
     pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.http.clock
     }
+}
 
-    fn cache_key(&self, sorted_scopes: &[String]) -> String {
-        format!("{}|{}|{}", self.inner.authority_host, self.inner.identity, sorted_scopes.join(" "))
+/// Scopes as the cache sees them: trimmed, blanks dropped, sorted and deduplicated, so the
+/// order a caller lists them in never makes a second entry.
+///
+/// # Errors
+/// [`Error::InvalidInput`](crate::Error::InvalidInput) naming `scopes` when none is left.
+fn normalized_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>> {
+    let mut scopes: Vec<String> =
+        scopes.iter().map(|s| s.as_ref().trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    if scopes.is_empty() {
+        return Err(crate::Error::invalid("scopes", "at least one scope is required"));
+    }
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
+}
+
+/// The key of a token: who signs in where (`authority|identity`, also the namespace of every
+/// cache of this client), then the normalized scopes when there are any.
+fn cache_key(authority_host: &Url, identity: &str, scopes: &[String]) -> String {
+    match scopes {
+        [] => format!("{authority_host}|{identity}"),
+        scopes => format!("{authority_host}|{identity}|{}", scopes.join(" ")),
     }
 }
 
@@ -425,13 +439,7 @@ impl AadClientBuilder {
         };
         // A built-in cloud's host is https: refused here when the build has no TLS backend.
         check_scheme("authority_host", &authority_host)?;
-        let mut default_scopes = self.scopes.unwrap_or_else(|| vec![self.cloud.scope()]);
-        default_scopes.retain(|s| !s.trim().is_empty());
-        if default_scopes.is_empty() {
-            return Err(crate::Error::invalid("scopes", "at least one scope is required"));
-        }
-        default_scopes.sort();
-        default_scopes.dedup();
+        let default_scopes = normalized_scopes(&self.scopes.unwrap_or_else(|| vec![self.cloud.scope()]))?;
         let client = match self.http_client {
             Some(client) => client,
             None => default_http_client()?,
@@ -448,8 +456,7 @@ impl AadClientBuilder {
         };
         let identity = self.credential.cache_identity();
         let waits_for_user = self.credential.waits_for_user();
-        let default_key = format!("{}|{}|{}", authority_host, identity, default_scopes.join(" "));
-        let default_slot = cache.slot(&default_key);
+        let default_slot = cache.slot(&cache_key(&authority_host, &identity, &default_scopes));
         Ok(AadClient {
             inner: Arc::new(Inner {
                 credential: self.credential,
