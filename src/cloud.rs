@@ -4,7 +4,7 @@
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::http::url::parse_base_url;
+use crate::http::url::{parse_base_url, parse_plain_url};
 
 /// A Power BI cloud.
 ///
@@ -49,8 +49,7 @@ impl Cloud {
     /// [`Error::InvalidInput`] naming `authority_host`, `resource` or `api_base`.
     pub fn custom(authority_host: &str, resource: &str, api_base: &str) -> Result<Self> {
         let resource = resource.trim_end_matches('/');
-        let parsed =
-            Url::parse(resource).map_err(|e| Error::invalid("resource", format!("not an absolute URL ({e})")))?;
+        let parsed = parse_plain_url("resource", resource)?;
         if parsed.scheme() != "https" && parsed.scheme() != "api" {
             return Err(Error::invalid("resource", "must be an https:// resource URI"));
         }

@@ -3,7 +3,7 @@
 //! sets, AKS nodes) and the local identity endpoint of App Service and Functions.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use crate::auth::entra::{bearer_token, expiry, number_or_string};
 use crate::auth::token::AccessToken;
 use crate::error::{Error, Result, TransportError, TransportErrorKind};
 use crate::http::deadline;
-use crate::http::url::is_loopback;
+use crate::http::url::{is_local_ip_literal, is_loopback, parse_plain_url};
 use crate::http::{parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy, USER_AGENT};
 use crate::ids::{validate_client_id, Guid};
 use crate::secret::Secret;
@@ -152,7 +152,7 @@ enum Source {
 
 impl Source {
     fn imds(field: &'static str, endpoint: &str) -> Result<Self> {
-        let url = parse_endpoint(field, endpoint)?;
+        let url = parse_plain_url(field, endpoint)?;
         let to_imds = matches!(url.host(), Some(Host::Ipv4(ip)) if ip == IMDS_ADDRESS);
         // IMDS speaks plain http. An override exists for local fakes and emulators only, so it
         // cannot point token requests at another host on the network.
@@ -166,13 +166,13 @@ impl Source {
     }
 
     fn app_service(field: &'static str, endpoint: &str, header: Secret) -> Result<Self> {
-        let url = parse_endpoint(field, endpoint)?;
+        let url = parse_plain_url(field, endpoint)?;
         match url.scheme() {
             "https" => {}
             // The identity header goes with every request: plain http only where it stays on
             // the host or its private network (Linux App Service uses 169.254.x.x, Windows
             // 127.0.0.1, Functions containers localhost), never across the internet.
-            "http" if is_loopback(&url) || is_local_ip_literal(url.host()) => {}
+            "http" if is_loopback(&url) || is_local_ip_literal(&url) => {}
             "http" => {
                 return Err(Error::invalid(
                     field,
@@ -251,34 +251,6 @@ impl Source {
             Self::AppService { header, .. } => client.get(url.clone()).header("X-IDENTITY-HEADER", header.clone()),
         }
     }
-}
-
-/// A link-local or private address written as an IP literal (names are never trusted here:
-/// what a name resolves to is up to DNS).
-fn is_local_ip_literal(host: Option<Host<&str>>) -> bool {
-    match host {
-        Some(Host::Ipv4(ip)) => ip.is_link_local() || ip.is_private(),
-        Some(Host::Ipv6(ip)) => is_local_ipv6(ip),
-        _ => false,
-    }
-}
-
-/// fe80::/10 (link-local) or fc00::/7 (unique local, IPv6's private range).
-fn is_local_ipv6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    first & 0xffc0 == 0xfe80 || first & 0xfe00 == 0xfc00
-}
-
-/// An absolute URL with no credentials, query or fragment (the query is ours to write).
-fn parse_endpoint(field: &'static str, endpoint: &str) -> Result<Url> {
-    let url = Url::parse(endpoint.trim()).map_err(|e| Error::invalid(field, format!("not an absolute URL ({e})")))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::invalid(field, "must not carry credentials"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::invalid(field, "must not have a query string or fragment"));
-    }
-    Ok(url)
 }
 
 /// Signs in as the managed identity of the Azure resource the code runs on: a VM, a scale set,
