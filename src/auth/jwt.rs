@@ -1,40 +1,26 @@
-//! The pieces of a signed JWT (RFC 7515 compact form) that a client assertion needs: base64 in
-//! both alphabets, and `header.claims` ready to sign. Written here rather than pulled in, since
-//! encoding is all the crate needs (it never decodes a JWT).
+//! The pieces of a compact JWT (RFC 7515) the crate needs: base64 in both alphabets, `header.
+//! claims` ready to sign for a client assertion, and reading a token's claims without verifying
+//! them (a token's `oid` for Redis, the fake's view of the tokens it issued). Base64 is the
+//! `base64` crate's, already in the tree through reqwest.
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// The longest claims segment read: a token's claims are a few hundred bytes, and one that is
+/// not must not make us decode megabytes.
+const MAX_CLAIMS_SEGMENT: usize = 16 * 1024;
 
 /// Base64 with `+/` and `=` padding (RFC 4648 §4), the form `x5c` uses.
 pub(crate) fn base64_standard(bytes: &[u8]) -> String {
-    encode(bytes, STANDARD, true)
+    STANDARD.encode(bytes)
 }
 
 /// Base64url without padding (RFC 4648 §5, RFC 7515 §2), the form of every JWT segment and of
 /// the `x5t` thumbprints.
 pub(crate) fn base64url(bytes: &[u8]) -> String {
-    encode(bytes, URL_SAFE, false)
-}
-
-fn encode(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        // Three bytes make 24 bits, read as four 6-bit digits; a short last chunk yields
-        // chunk.len() + 1 digits.
-        let group = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
-        for digit in 0..=chunk.len() {
-            let index = (group >> (18 - 6 * digit)) & 0x3f;
-            out.push(char::from(alphabet[index as usize]));
-        }
-        if pad {
-            for _ in chunk.len()..3 {
-                out.push('=');
-            }
-        }
-    }
-    out
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// `base64url(json(header)) . base64url(json(claims))`: the bytes a JWS signature covers.
@@ -51,6 +37,18 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
 /// Appends the signature segment, completing the compact JWT.
 pub(crate) fn assemble(signing_input: &str, signature: &[u8]) -> String {
     format!("{signing_input}.{}", base64url(signature))
+}
+
+/// The claims of a compact JWT, **not verified**: for reading what a token says about itself
+/// where the service that accepts it does the verifying. `None` when the token has no claims
+/// segment, it is over 16 KiB, not base64url (padded or not) or not JSON of the shape `T`.
+pub(crate) fn unverified_claims<T: DeserializeOwned>(token: &str) -> Option<T> {
+    let segment = token.split('.').nth(1)?;
+    if segment.len() > MAX_CLAIMS_SEGMENT {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(segment.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]
@@ -79,6 +77,36 @@ mod tests {
         let bytes = [0xfb, 0xff, 0xbf];
         assert_eq!(base64_standard(&bytes), "+/+/");
         assert_eq!(base64url(&bytes), "-_-_");
+    }
+
+    #[test]
+    fn claims_are_read_from_the_second_segment_padded_or_not_and_refused_when_broken() {
+        let claims = serde_json::json!({"oid": "o", "n": 1});
+        let encoded = base64url(serde_json::to_string(&claims).unwrap().as_bytes());
+        let read: serde_json::Value = unverified_claims(&format!("h.{encoded}.s")).unwrap();
+        assert_eq!(read, claims);
+        let padded = format!(
+            "h.{}.s",
+            STANDARD.encode(serde_json::to_string(&claims).unwrap()).replace('+', "-").replace('/', "_")
+        );
+        assert_eq!(unverified_claims::<serde_json::Value>(&padded), Some(claims));
+        for broken in [
+            "no-dots",
+            "h.!!!.s",
+            "h.e30K.s".replace("e30K", "bm90IGpzb24").as_str(),
+            &format!("h.{}.s", "A".repeat(16 * 1024 + 4)),
+        ] {
+            assert_eq!(unverified_claims::<serde_json::Value>(broken), None, "{broken:.40}");
+        }
+    }
+
+    #[test]
+    fn claims_segments_of_every_length_decode() {
+        // Every remainder of the length modulo 3, and bytes that are not ASCII.
+        for input in ["", "f", "fo", "foo", "foob", "fooba", "foobar", "\u{ff}\u{fe}"] {
+            let token = format!("h.{}.s", base64url(serde_json::to_string(input).unwrap().as_bytes()));
+            assert_eq!(unverified_claims::<String>(&token).as_deref(), Some(input));
+        }
     }
 
     #[test]

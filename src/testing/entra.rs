@@ -170,7 +170,7 @@ impl TokenEndpoint {
             Some(Some(exact)) => assertion == exact,
             Some(None) => {
                 let audience = format!("{}{}", self.base, request.url.path());
-                jwt_claims(assertion).is_some_and(|claims| {
+                crate::auth::jwt::unverified_claims::<serde_json::Value>(assertion).is_some_and(|claims| {
                     let client = self.state.config.client_id.as_str();
                     claims["iss"] == client && claims["sub"] == client && claims["aud"] == audience.as_str()
                 })
@@ -184,37 +184,6 @@ impl Respond for TokenEndpoint {
         self.state.record("entra", request);
         self.answer(request)
     }
-}
-
-/// The claims of a compact JWT, without checking its signature.
-fn jwt_claims(jwt: &str) -> Option<serde_json::Value> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = base64url_decode(payload)?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for c in text.bytes() {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            b'=' => continue,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(value);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// Entra's error body, with fresh trace and correlation ids.

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::auth::jwt::base64url;
+
 use crate::ids::{DashboardId, DatasetId, Guid, ReportId, TileId, WorkspaceId};
 
 /// The items the fake Power BI serves.
@@ -187,19 +189,6 @@ impl FakeState {
     }
 }
 
-/// Unpadded base64url, as JWTs are written.
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -221,11 +210,16 @@ mod tests {
     }
 
     #[test]
-    fn base64url_is_unpadded_and_url_safe() {
-        assert_eq!(base64url(b""), "");
-        assert_eq!(base64url(b"f"), "Zg");
-        assert_eq!(base64url(b"fo"), "Zm8");
-        assert_eq!(base64url(b"foo"), "Zm9v");
-        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    fn the_fakes_tokens_are_jwts_whose_claims_read_back() {
+        let state = FakeState::new(FakeConfig::default());
+        let (token, _) = state.issue_access_token(time::macros::datetime!(2026-11-23 12:00 UTC));
+        assert!(!token.contains('=') && !token.contains('+') && !token.contains('/'), "unpadded base64url: {token}");
+        let claims: serde_json::Value = crate::auth::jwt::unverified_claims(&token).unwrap();
+        assert_eq!(claims["exp"], json_time(time::macros::datetime!(2026-11-23 13:00 UTC)));
+        assert_eq!(claims["iat"], json_time(time::macros::datetime!(2026-11-23 12:00 UTC)));
+    }
+
+    fn json_time(at: OffsetDateTime) -> serde_json::Value {
+        at.unix_timestamp().into()
     }
 }
