@@ -5,11 +5,13 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+#[cfg(any(feature = "redis", feature = "testing", test))]
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The longest claims segment read: a token's claims are a few hundred bytes, and one that is
 /// not must not make us decode megabytes.
+#[cfg(any(feature = "redis", feature = "testing", test))]
 const MAX_CLAIMS_SEGMENT: usize = 16 * 1024;
 
 /// Base64 with `+/` and `=` padding (RFC 4648 §4), the form `x5c` uses.
@@ -42,6 +44,7 @@ pub(crate) fn assemble(signing_input: &str, signature: &[u8]) -> String {
 /// The claims of a compact JWT, **not verified**: for reading what a token says about itself
 /// where the service that accepts it does the verifying. `None` when the token has no claims
 /// segment, it is over 16 KiB, not base64url (padded or not) or not JSON of the shape `T`.
+#[cfg(any(feature = "redis", feature = "testing", test))]
 pub(crate) fn unverified_claims<T: DeserializeOwned>(token: &str) -> Option<T> {
     let segment = token.split('.').nth(1)?;
     if segment.len() > MAX_CLAIMS_SEGMENT {

@@ -1,6 +1,16 @@
 //! Service principal with a certificate: the client signs a short-lived JWT (the client
 //! assertion) with the certificate's private key, and Entra checks it against the certificate
 //! uploaded to the app registration. No shared secret ever crosses the wire.
+//!
+//! This file is the credential and its settings; [`load`] reads the certificate and key (PEM,
+//! or PKCS#12 with the `pkcs12` feature), [`key`] checks that the key is RSA and belongs to the
+//! certificate, and [`signing`] makes and signs the assertion.
+
+mod key;
+mod load;
+#[cfg(feature = "pkcs12")]
+mod pkcs12;
+mod signing;
 
 use std::fmt;
 use std::path::Path;
@@ -8,30 +18,27 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ring::digest::{digest, SHA1_FOR_LEGACY_USE_ONLY, SHA256};
-use ring::rand::SystemRandom;
-use ring::signature::{RsaEncoding, RsaKeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256};
-use rustls_pki_types::pem::{self, PemObject, SectionKind};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer};
-use serde::Serialize;
-use time::OffsetDateTime;
+use ring::signature::{RsaEncoding, RSA_PKCS1_SHA256, RSA_PSS_SHA256};
+use rustls_pki_types::PrivateKeyDer;
 
 use crate::auth::assertion::request_with_assertion;
 use crate::auth::credential::{TokenCredential, TokenRequestContext};
 use crate::auth::entra::token_url;
 use crate::auth::jwt;
 use crate::auth::token::AccessToken;
-use crate::error::{Error, Result};
-use crate::ids::{validate_client_id, validate_tenant, Guid};
+use crate::error::Result;
+use crate::ids::{validate_client_id, validate_tenant};
 use crate::secret::Secret;
+use key::{leaf_first, rsa_key_pair, SigningKey};
+use load::{
+    contains, pem_certificates, pem_private_key, pem_sections, read_certificate_file, reject_encrypted_pem_key,
+};
 
 const CERTIFICATE: &str = "certificate";
 const CERTIFICATE_PATH: &str = "certificate_path";
 const PRIVATE_KEY: &str = "private_key";
 /// The field of a wrong PKCS#12 password (the environment credential renames it).
 pub(crate) const CERTIFICATE_PASSWORD: &str = "certificate_password";
-
-/// How long an assertion is valid: Entra accepts at most 10 minutes.
-const ASSERTION_LIFETIME_SECS: i64 = 600;
 
 /// How the client assertion is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,7 +75,7 @@ impl AssertionAlgorithm {
 /// The certificate and its RSA private key come from PEM (PKCS#8 `PRIVATE KEY` or PKCS#1
 /// `RSA PRIVATE KEY`, unencrypted) or, with the `pkcs12` feature, from a `.pfx`/`.p12` file.
 /// Everything is checked when the credential is built: a missing file, a key that is not RSA or
-/// does not belong to the certificate are [`Error::InvalidInput`] before any network call.
+/// does not belong to the certificate are [`Error::InvalidInput`](crate::Error::InvalidInput) before any network call.
 ///
 /// Each token request signs a new assertion: `aud` is the token endpoint, `iss` and `sub` the
 /// client id, a random `jti`, valid for 10 minutes from the [`AadClient`](crate::AadClient)'s
@@ -104,16 +111,6 @@ pub struct ClientCertificateCredential {
     send_chain: bool,
 }
 
-/// The RSA key pair. Its `Debug` prints nothing of the key.
-#[derive(Clone)]
-struct SigningKey(Arc<RsaKeyPair>);
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningKey([redacted])")
-    }
-}
-
 impl ClientCertificateCredential {
     /// A credential from PEM text holding the certificate (optionally followed by its chain)
     /// and the private key, in any order, as `openssl` or Key Vault's PEM export writes it.
@@ -130,7 +127,7 @@ impl ClientCertificateCredential {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `tenant_id`, `client_id`, `certificate` (not PEM, no
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming `tenant_id`, `client_id`, `certificate` (not PEM, no
     /// certificate) or `private_key` (none, encrypted, not RSA, or not the certificate's).
     pub fn from_pem(tenant_id: impl AsRef<str>, client_id: impl AsRef<str>, pem: impl AsRef<[u8]>) -> Result<Self> {
         let ids = Ids::new(tenant_id.as_ref(), client_id.as_ref())?;
@@ -164,7 +161,7 @@ impl ClientCertificateCredential {
     /// A credential from a PEM file holding the certificate(s) and the private key.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `certificate_path` if the file cannot be read, otherwise as
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming `certificate_path` if the file cannot be read, otherwise as
     /// [`from_pem`](Self::from_pem).
     pub fn from_pem_file(
         tenant_id: impl AsRef<str>,
@@ -191,7 +188,7 @@ impl ClientCertificateCredential {
         #[cfg(not(feature = "pkcs12"))]
         {
             let _ = password;
-            Err(Error::invalid(
+            Err(crate::Error::invalid(
                 CERTIFICATE,
                 format!("{} is not PEM; PKCS#12 (.pfx/.p12) files need the crate feature `pkcs12`", path.display()),
             ))
@@ -213,7 +210,7 @@ impl ClientCertificateCredential {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `tenant_id`, `client_id`, `certificate` (not PKCS#12),
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming `tenant_id`, `client_id`, `certificate` (not PKCS#12),
     /// `certificate_password` (wrong password) or `private_key` (none, not RSA, or not the
     /// certificate's).
     #[cfg(feature = "pkcs12")]
@@ -230,7 +227,7 @@ impl ClientCertificateCredential {
     /// A credential from a PKCS#12 (`.pfx` / `.p12`) file.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `certificate_path` if the file cannot be read, otherwise as
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming `certificate_path` if the file cannot be read, otherwise as
     /// [`from_pkcs12`](Self::from_pkcs12).
     #[cfg(feature = "pkcs12")]
     pub fn from_pkcs12_file(
@@ -290,7 +287,7 @@ impl ClientCertificateCredential {
         Ok(Self {
             tenant_id: ids.tenant_id,
             client_id: ids.client_id,
-            key: SigningKey(Arc::new(key_pair)),
+            key: SigningKey::new(key_pair),
             x5c: chain.iter().map(|der| jwt::base64_standard(der)).collect(),
             x5t: jwt::base64url(sha1.as_ref()),
             x5t_s256: jwt::base64url(digest(&SHA256, leaf).as_ref()),
@@ -298,43 +295,6 @@ impl ClientCertificateCredential {
             algorithm: AssertionAlgorithm::default(),
             send_chain: false,
         })
-    }
-
-    /// A signed client assertion for the token endpoint `audience`, valid from `now`.
-    fn assertion(&self, audience: &str, now: OffsetDateTime) -> Result<Secret> {
-        let (x5t, x5t_s256) = match self.algorithm {
-            AssertionAlgorithm::Rs256 => (Some(self.x5t.as_str()), None),
-            AssertionAlgorithm::Ps256 => (None, Some(self.x5t_s256.as_str())),
-        };
-        let header = Header {
-            alg: self.algorithm.jws_name(),
-            typ: "JWT",
-            x5t,
-            x5t_s256,
-            x5c: if self.send_chain { &self.x5c } else { &[] },
-        };
-        let issued_at = now.unix_timestamp();
-        let claims = Claims {
-            aud: audience,
-            iss: &self.client_id,
-            sub: &self.client_id,
-            jti: Guid::new_random().to_string(),
-            nbf: issued_at,
-            iat: issued_at,
-            exp: issued_at + ASSERTION_LIFETIME_SECS,
-        };
-        let signing_input = jwt::signing_input(&header, &claims);
-        let signature = self.sign(signing_input.as_bytes())?;
-        Ok(Secret::new(jwt::assemble(&signing_input, &signature)))
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        let key_pair = &self.key.0;
-        let mut signature = vec![0; key_pair.public().modulus_len()];
-        key_pair
-            .sign(self.algorithm.encoding(), &SystemRandom::new(), message, &mut signature)
-            .map_err(|_| Error::credential("client certificate", "could not sign the client assertion"))?;
-        Ok(signature)
     }
 }
 
@@ -365,29 +325,6 @@ impl TokenCredential for ClientCertificateCredential {
     }
 }
 
-#[derive(Serialize)]
-struct Header<'a> {
-    alg: &'static str,
-    typ: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    x5t: Option<&'a str>,
-    #[serde(rename = "x5t#S256", skip_serializing_if = "Option::is_none")]
-    x5t_s256: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    x5c: &'a [String],
-}
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    aud: &'a str,
-    iss: &'a str,
-    sub: &'a str,
-    jti: String,
-    nbf: i64,
-    iat: i64,
-    exp: i64,
-}
-
 /// The validated tenant and client, checked before any file or key is looked at.
 struct Ids {
     tenant_id: String,
@@ -400,156 +337,5 @@ impl Ids {
             tenant_id: validate_tenant("tenant_id", tenant_id)?,
             client_id: validate_client_id("client_id", client_id)?,
         })
-    }
-}
-
-fn read_certificate_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::invalid(CERTIFICATE_PATH, format!("cannot read {}: {e}", path.display())))
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
-}
-
-/// Encrypted PEM keys (PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's legacy `Proc-Type`
-/// headers) are refused with a way out, rather than reported as a missing or malformed key.
-fn reject_encrypted_pem_key(pem: &[u8]) -> Result<()> {
-    if contains(pem, b"ENCRYPTED PRIVATE KEY") || contains(pem, b"Proc-Type: 4,ENCRYPTED") {
-        return Err(Error::invalid(
-            PRIVATE_KEY,
-            "is encrypted, which PEM loading does not support: decrypt it (`openssl pkey -in key.pem -out plain.pem`) or use a PKCS#12 file",
-        ));
-    }
-    Ok(())
-}
-
-type PemSection = (SectionKind, Vec<u8>);
-
-/// All PEM sections, naming `field` if the text is not well-formed PEM. The message never
-/// quotes the input, which may be key material.
-fn pem_sections(field: &'static str, pem: &[u8]) -> Result<Vec<PemSection>> {
-    let sections = PemSection::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| {
-        let why = match e {
-            pem::Error::MissingSectionEnd { .. } => "a section has no -----END line",
-            pem::Error::IllegalSectionStart { .. } => "a -----BEGIN line is malformed",
-            pem::Error::Base64Decode(_) => "a section's body is not valid base64",
-            _ => "it cannot be read",
-        };
-        Error::invalid(field, format!("is not valid PEM: {why}"))
-    })?;
-    if sections.is_empty() {
-        return Err(Error::invalid(
-            field,
-            "is not PEM: no -----BEGIN ...----- section found (for a .pfx/.p12 file use from_pkcs12)",
-        ));
-    }
-    Ok(sections)
-}
-
-/// The DER of every `CERTIFICATE` section, in file order.
-fn pem_certificates(sections: &[PemSection]) -> Result<Vec<Vec<u8>>> {
-    let certificates: Vec<Vec<u8>> =
-        sections.iter().filter(|(kind, _)| *kind == SectionKind::Certificate).map(|(_, der)| der.clone()).collect();
-    if certificates.is_empty() {
-        return Err(Error::invalid(CERTIFICATE, "the PEM holds no -----BEGIN CERTIFICATE----- section"));
-    }
-    Ok(certificates)
-}
-
-/// The one private key among the PEM sections.
-fn pem_private_key(sections: &[PemSection]) -> Result<PrivateKeyDer<'static>> {
-    let mut keys = sections.iter().filter_map(|(kind, der)| match kind {
-        SectionKind::PrivateKey => Some(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.clone()))),
-        SectionKind::RsaPrivateKey => Some(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.clone()))),
-        SectionKind::EcPrivateKey => Some(PrivateKeyDer::Sec1(der.clone().into())),
-        _ => None,
-    });
-    let key = keys.next().ok_or_else(|| {
-        Error::invalid(
-            PRIVATE_KEY,
-            "the PEM holds no -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY----- section",
-        )
-    })?;
-    if keys.next().is_some() {
-        return Err(Error::invalid(PRIVATE_KEY, "the PEM holds more than one private key"));
-    }
-    Ok(key)
-}
-
-/// The DER of the `rsaEncryption` algorithm identifier (1.2.840.113549.1.1.1), which a PKCS#8
-/// RSA key names near its start.
-const RSA_ENCRYPTION_OID: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-
-fn rsa_key_pair(key: &PrivateKeyDer<'_>) -> Result<RsaKeyPair> {
-    const NOT_RSA: &str = "is not an RSA key; Entra client assertions are signed here with RSA (RS256 or PS256)";
-    let parsed = match key {
-        PrivateKeyDer::Pkcs1(der) => RsaKeyPair::from_der(der.secret_pkcs1_der()),
-        // Checked first so an EC or Ed25519 key gets a clear message, not ring's
-        // "WrongAlgorithm".
-        PrivateKeyDer::Pkcs8(der) if !is_rsa_pkcs8(der.secret_pkcs8_der()) => {
-            return Err(Error::invalid(PRIVATE_KEY, NOT_RSA))
-        }
-        PrivateKeyDer::Pkcs8(der) => RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()),
-        _ => return Err(Error::invalid(PRIVATE_KEY, NOT_RSA)),
-    };
-    // ring's reasons ("TooSmall", "InvalidEncoding", ...) describe the key, never quote it.
-    parsed.map_err(|rejected| Error::invalid(PRIVATE_KEY, format!("is not a usable RSA key ({rejected})")))
-}
-
-/// Whether a PKCS#8 key's algorithm is `rsaEncryption`. The identifier sits in the first few
-/// dozen bytes (after the outer SEQUENCE and the version), before any key material.
-fn is_rsa_pkcs8(der: &[u8]) -> bool {
-    contains(&der[..der.len().min(32)], RSA_ENCRYPTION_OID)
-}
-
-/// The chain with the key's certificate first, the others after it in their order. The leaf is
-/// the certificate whose DER contains the key's public key (a PKCS#1 `RSAPublicKey`, which an
-/// X.509 certificate embeds verbatim in its subject public key info).
-fn leaf_first(mut certificates: Vec<Vec<u8>>, public_key: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let position = certificates.iter().position(|der| contains(der, public_key)).ok_or_else(|| {
-        Error::invalid(
-            PRIVATE_KEY,
-            format!("does not belong to the certificate (checked {} certificate(s))", certificates.len()),
-        )
-    })?;
-    let leaf = certificates.remove(position);
-    certificates.insert(0, leaf);
-    Ok(certificates)
-}
-
-#[cfg(feature = "pkcs12")]
-mod pkcs12 {
-    //! Opening a PKCS#12 archive into DER certificates and a PKCS#8 key, so that no type of the
-    //! PKCS#12 crate reaches the public API.
-
-    use p12_keystore::error::Error as P12Error;
-    use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
-    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-
-    use super::{CERTIFICATE, CERTIFICATE_PASSWORD, PRIVATE_KEY};
-    use crate::error::{Error, Result};
-    use crate::secret::Secret;
-
-    pub(super) fn open(der: &[u8], password: &Secret) -> Result<(Vec<Vec<u8>>, PrivateKeyDer<'static>)> {
-        // Strict: a key is kept only with its certificate, and the chain is ordered leaf first.
-        let store =
-            KeyStore::from_pkcs12(der, password.expose_secret(), Pkcs12ImportPolicy::Strict).map_err(describe)?;
-        let (_, chain) = store.private_key_chain().ok_or_else(|| {
-            Error::invalid(PRIVATE_KEY, "the PKCS#12 file holds no private key together with its certificate")
-        })?;
-        let certificates = chain.certs().iter().map(|cert| cert.as_der().to_vec()).collect();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec()));
-        Ok((certificates, key))
-    }
-
-    fn describe(error: P12Error) -> Error {
-        match error {
-            // The integrity MAC is keyed with the password; without a MAC, a wrong password
-            // shows up as bad padding after decryption.
-            P12Error::MacError(_) | P12Error::UnpadError => {
-                Error::invalid(CERTIFICATE_PASSWORD, "is wrong: the PKCS#12 file could not be opened with it")
-            }
-            other => Error::invalid(CERTIFICATE, format!("is not a readable PKCS#12 file ({other})")),
-        }
     }
 }
