@@ -1419,8 +1419,6 @@ fn generate_token_replies_give_a_token_or_a_typed_error_never_a_panic_or_a_leak(
 enum Kind {
     /// A GUID string, required.
     Guid,
-    /// A string the crate requires (`Dataset.id`).
-    RequiredString,
     /// A string; `null` is not specified (no verdict).
     Text,
     /// An optional string (`null` is absent).
@@ -1441,7 +1439,7 @@ fn kinds(item: Item) -> &'static [(&'static str, Kind)] {
             ("name", Text),
             ("embedUrl", Text),
             ("webUrl", OptionalText),
-            ("datasetId", OptionalText),
+            ("datasetId", OptionalGuid),
             ("reportType", OptionalText),
             ("description", OptionalText),
             ("isOwnedByMe", Unread),
@@ -1461,10 +1459,10 @@ fn kinds(item: Item) -> &'static [(&'static str, Kind)] {
             ("rowSpan", Unread),
             ("colSpan", Unread),
             ("reportId", OptionalGuid),
-            ("datasetId", OptionalText),
+            ("datasetId", OptionalGuid),
         ],
         Item::Dataset => &[
-            ("id", RequiredString),
+            ("id", Guid),
             ("name", Text),
             ("configuredBy", OptionalText),
             // The fixture spells these as the swagger does (PascalCase); the live camelCase is
@@ -1489,15 +1487,16 @@ fn accepts(kind: Kind, value: Option<&Value>) -> Option<bool> {
     let is_guid = |v: &Value| v.as_str().is_some_and(|s| model_guid(s, false).is_some());
     Some(match (kind, value) {
         (Unread, _) => true,
-        (Guid | RequiredString, None) => false,
+        (Guid, None) => false,
         (_, None) => true,
         (Guid, Some(v)) => is_guid(v),
-        (RequiredString, Some(v)) => v.is_string(),
         (Text, Some(Value::Null)) => return None,
         (Text, Some(v)) => v.is_string(),
         (OptionalText, Some(v)) => v.is_string() || v.is_null(),
         (OptionalBool, Some(v)) => v.is_boolean() || v.is_null(),
-        (OptionalGuid, Some(v)) => is_guid(v) || v.is_null(),
+        // A reference to another item: a GUID, or none (`null`, or the empty string the service
+        // writes in places).
+        (OptionalGuid, Some(v)) => is_guid(v) || v.is_null() || v.as_str() == Some(""),
     })
 }
 
@@ -1616,7 +1615,7 @@ fn lookups_parse_their_items_or_give_a_typed_error_never_a_panic() {
         match (&outcome, verdict) {
             (Ok(id), Some(true) | None) => {
                 let sent = body["id"].as_str().unwrap();
-                let expected = if item == Item::Dataset { sent.to_owned() } else { model_guid(sent, false).unwrap() };
+                let expected = model_guid(sent, false).unwrap();
                 prop_assert_eq!(id, &expected);
             }
             (Err(Error::UnexpectedResponse(unexpected)), Some(false) | None) => {
