@@ -16,11 +16,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Cloning is cheap (the payloads are reference-counted), which lets a single-flight cache hand
 /// the one failure of a shared token request to every caller that waited on it.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// An argument or setting is invalid. Raised before any network call.
-    #[error("invalid {field}: {reason}")]
     InvalidInput {
         /// The argument, setting or environment variable at fault, e.g. `username` or
         /// `AZURE_CLIENT_ID`.
@@ -30,31 +29,65 @@ pub enum Error {
     },
 
     /// Microsoft Entra ID refused to issue a token.
-    #[error(transparent)]
     Entra(Arc<EntraError>),
 
     /// The Power BI REST API answered with an error status.
-    #[error(transparent)]
     PowerBi(Arc<PowerBiError>),
 
     /// A credential could not produce a token for a reason other than an Entra error response:
     /// no managed identity endpoint, a device-code sign-in that timed out, and the like.
-    #[error("{credential} credential: {message}")]
+    ///
+    /// Branch on [`kind`](CredentialErrorKind), not on the message. Your own
+    /// [`TokenCredential`](crate::TokenCredential) or assertion callback makes one with
+    /// [`Error::credential_failure`].
     Credential {
-        /// The credential kind, e.g. `managed identity` or `device code`.
+        /// The credential, e.g. `managed identity` or `device code`.
         credential: &'static str,
+        /// What kind of failure it was.
+        kind: CredentialErrorKind,
         /// What happened.
         message: String,
+        /// The failure underneath, where there is one (the [`TransportError`] of a managed
+        /// identity endpoint that could not be reached); [`std::error::Error::source`] returns it.
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The request did not complete: connection refused or reset, timeout, TLS failure.
-    #[error(transparent)]
     Transport(Arc<TransportError>),
 
     /// A service answered with a success status but a body (or redirect) that is not what the
     /// contract says: HTML, truncated JSON, missing or mistyped fields, absurd values.
-    #[error(transparent)]
     UnexpectedResponse(Arc<UnexpectedResponse>),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidInput { field, reason } => write!(f, "invalid {field}: {reason}"),
+            Error::Entra(e) => e.fmt(f),
+            Error::PowerBi(e) => e.fmt(f),
+            Error::Credential { credential, message, .. } => write!(f, "{credential} credential: {message}"),
+            Error::Transport(e) => e.fmt(f),
+            Error::UnexpectedResponse(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The chain: the typed errors inside [`Error::Entra`], [`Error::PowerBi`], [`Error::Transport`]
+/// and [`Error::UnexpectedResponse`] are the error itself (their text is this error's text), so
+/// `source()` continues below them: a transport failure's HTTP client error, a credential's
+/// transport failure. Nothing in the chain holds a secret: the HTTP client's error has its URL
+/// removed, and a success body's parser error is not kept (it could quote a token).
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Transport(e) => std::error::Error::source(&**e),
+            Error::Credential { source, .. } => {
+                source.as_deref().map(|cause| cause as &(dyn std::error::Error + 'static))
+            }
+            Error::InvalidInput { .. } | Error::Entra(_) | Error::PowerBi(_) | Error::UnexpectedResponse(_) => None,
+        }
+    }
 }
 
 impl Error {
@@ -62,8 +95,23 @@ impl Error {
         Error::InvalidInput { field: field.into(), reason: reason.into() }
     }
 
-    pub(crate) fn credential(credential: &'static str, message: impl Into<String>) -> Self {
-        Error::Credential { credential, message: message.into() }
+    pub(crate) fn credential(credential: &'static str, kind: CredentialErrorKind, message: impl Into<String>) -> Self {
+        Error::Credential { credential, kind, message: message.into(), source: None }
+    }
+
+    /// A credential failure, for a [`TokenCredential`](crate::TokenCredential) of your own or an
+    /// assertion callback: `credential` names it in the message (`"oidc"` gives `oidc credential:
+    /// <message>`). The message must not hold a secret.
+    pub fn credential_failure(credential: &'static str, kind: CredentialErrorKind, message: impl Into<String>) -> Self {
+        Self::credential(credential, kind, message)
+    }
+
+    /// What kind of credential failure this is, for an [`Error::Credential`].
+    pub fn credential_kind(&self) -> Option<CredentialErrorKind> {
+        match self {
+            Error::Credential { kind, .. } => Some(*kind),
+            _ => None,
+        }
     }
 
     /// The HTTP status of the service response, where there was one.
@@ -134,6 +182,32 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// Why a credential produced no token (the [`Error::Credential`] variant), as a value to branch on.
+///
+/// Azure's own SDKs make the same first cut: *unavailable* (this credential cannot work here, try
+/// another one) against everything else (it can work here, and failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialErrorKind {
+    /// The credential cannot work in this environment: no managed identity endpoint answers,
+    /// for instance. Another credential may.
+    Unavailable,
+    /// The token source answered, and refused: a managed identity endpoint that does not know
+    /// the identity asked for, or kept failing.
+    Refused,
+    /// A sign-in waiting on a person was not completed in time (device code).
+    TimedOut,
+    /// The credential holds a token that has expired and cannot renew it (a static token).
+    Expired,
+    /// The credential produced a token that cannot be used: empty, or with a character an HTTP
+    /// header cannot carry. It was not cached.
+    UnusableToken,
+    /// The credential could not be used locally: the client assertion could not be signed.
+    Signing,
+    /// Anything else, including failures of a callback or credential of your own.
+    Other,
 }
 
 /// 429 (throttled) and the gateway / server statuses that are worth another try.
@@ -509,11 +583,18 @@ pub struct TransportError {
     /// counted across a call).
     pub attempts: u32,
     message: String,
+    /// The HTTP client's error underneath (its URL removed), for `source()`.
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TransportError {
     pub(crate) fn new(service: &'static str, kind: TransportErrorKind, message: String) -> Self {
-        Self { kind, service, maybe_sent: kind != TransportErrorKind::Connect, attempts: 1, message }
+        Self { kind, service, maybe_sent: kind != TransportErrorKind::Connect, attempts: 1, message, cause: None }
+    }
+
+    pub(crate) fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
     }
 
     /// A call that did not finish within its budget: the client's `call_timeout`, or the
@@ -544,7 +625,14 @@ impl fmt::Display for TransportError {
     }
 }
 
-impl std::error::Error for TransportError {}
+/// `source()` is the HTTP client's error (a `reqwest::Error` today, its URL removed), whose own
+/// chain reaches the I/O or TLS error. The message already spells that chain out, so printing
+/// both repeats it: print either the message alone, or the chain with a reporter.
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// `30 s`, `1.5 s`: whole seconds when the duration is whole.
 fn seconds(duration: Duration) -> String {
@@ -629,6 +717,33 @@ mod tests {
         );
         assert_eq!(elide_quoted("no quotes"), "no quotes");
         assert_eq!(elide_quoted("open \"secr"), "open \"…\"");
+    }
+
+    #[test]
+    fn the_source_chain_continues_below_the_typed_error() {
+        use std::error::Error as _;
+        let cause = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let transport =
+            TransportError::new("Power BI", TransportErrorKind::Interrupted, "reset by peer".into()).with_cause(cause);
+        let error = Error::Transport(Arc::new(transport.clone()));
+        let source = error.source().expect("the HTTP client's error");
+        assert_eq!(source.downcast_ref::<std::io::Error>().unwrap().kind(), std::io::ErrorKind::ConnectionReset);
+        assert_eq!(error.to_string(), "lost the connection to Power BI after 1 attempt(s): reset by peer");
+
+        let credential = Error::Credential {
+            credential: "managed identity",
+            kind: CredentialErrorKind::Unavailable,
+            message: "no managed identity is available".into(),
+            source: Some(Arc::new(transport)),
+        };
+        assert_eq!(credential.credential_kind(), Some(CredentialErrorKind::Unavailable));
+        let below = credential.source().unwrap().downcast_ref::<TransportError>().unwrap();
+        assert_eq!(below.kind, TransportErrorKind::Interrupted);
+        assert!(below.source().is_some());
+
+        let invalid = Error::invalid("username", "is empty");
+        assert!(invalid.source().is_none());
+        assert_eq!(invalid.credential_kind(), None);
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub use cache::{RedisStore, RedisStoreBuilder};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cloud::{Cloud, CustomCloud};
 pub use error::{
-    EntraError, Error, PowerBiError, PowerBiErrorDetail, Result, TransportError, TransportErrorKind, UnexpectedResponse,
+    CredentialErrorKind, EntraError, Error, PowerBiError, PowerBiErrorDetail, Result, TransportError,
+    TransportErrorKind, UnexpectedResponse,
 };
 pub use http::RetryPolicy;
 pub use ids::{

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use common::{
     aad_client, clock, entra_error_body, form_is, strict_server, token_body, CLIENT, POWERBI_SCOPE, TENANT, TOKEN_PATH,
 };
-use powerbi_embed::{ClientAssertionCredential, Error, Guid, Secret};
+use powerbi_embed::{ClientAssertionCredential, CredentialErrorKind, Error, Guid, Secret};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -109,11 +109,12 @@ async fn an_async_callback_is_awaited_for_each_request() {
 async fn a_callback_error_is_returned_and_nothing_is_sent() {
     let server = strict_server().await;
     let credential = ClientAssertionCredential::from_callback(TENANT, CLIENT, || {
-        Err(Error::Credential { credential: "oidc", message: "issuer unreachable".into() })
+        Err(Error::credential_failure("oidc", CredentialErrorKind::Other, "issuer unreachable"))
     })
     .unwrap();
     let err = aad_client(&server, credential, &clock()).token().await.unwrap_err();
-    assert!(matches!(err, Error::Credential { credential: "oidc", .. }), "{err:?}");
+    assert!(matches!(err, Error::Credential { credential: "oidc", kind: CredentialErrorKind::Other, .. }), "{err:?}");
+    assert_eq!(err.to_string(), "oidc credential: issuer unreachable");
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{aad_client, clock, entra_error_body, form_is, strict_server, CLIENT, TENANT, TOKEN_PATH};
-use powerbi_embed::{AadClient, Clock, DeviceCodeCredential, DeviceCodePrompt, EntraEndpoint, Error, RetryPolicy};
+use powerbi_embed::{
+    AadClient, Clock, CredentialErrorKind, DeviceCodeCredential, DeviceCodePrompt, EntraEndpoint, Error, RetryPolicy,
+};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -173,7 +175,7 @@ async fn gives_up_at_the_callers_timeout_polling_last_at_the_deadline() {
     let err = aad_client(&server, credential, &clock).token().await.unwrap_err();
 
     match &err {
-        Error::Credential { credential, message } => {
+        Error::Credential { credential, kind: CredentialErrorKind::TimedOut, message, .. } => {
             assert_eq!(*credential, "device code");
             assert!(message.contains("not completed in time"), "{message}");
         }
@@ -193,7 +195,10 @@ async fn gives_up_when_the_code_itself_expires() {
 
     let err = aad_client(&server, credential, &clock).token().await.unwrap_err();
 
-    assert!(matches!(err, Error::Credential { credential: "device code", .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Credential { credential: "device code", kind: CredentialErrorKind::TimedOut, .. }),
+        "{err:?}"
+    );
     assert_eq!(clock.sleeps(), secs(&[5, 5]));
 }
 

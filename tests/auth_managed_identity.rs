@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{aad_client, clock, strict_server};
-use powerbi_embed::{AadClient, Clock, Error, ManagedIdentityCredential, ManagedIdentityId};
+use powerbi_embed::{
+    AadClient, Clock, CredentialErrorKind, Error, ManagedIdentityCredential, ManagedIdentityId, TransportError,
+    TransportErrorKind,
+};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
@@ -231,7 +234,7 @@ async fn a_410_is_retried_for_seventy_seconds_then_fails() {
     assert_eq!(clock.sleeps(), secs(&[10; 7]));
     assert!(clock.sleeps().iter().sum::<Duration>() >= Duration::from_secs(70));
     match &err {
-        Error::Credential { credential: "managed identity", message } => {
+        Error::Credential { credential: "managed identity", kind: CredentialErrorKind::Refused, message, .. } => {
             assert!(message.contains("HTTP 410") && message.contains("8 attempts"), "{message}");
         }
         other => panic!("expected Error::Credential, got {other:?}"),
@@ -251,7 +254,7 @@ async fn a_410_is_retried_only_within_the_default_call_timeout() {
 
     assert_eq!(clock.sleeps(), secs(&[10, 10]));
     match &err {
-        Error::Credential { credential: "managed identity", message } => {
+        Error::Credential { credential: "managed identity", kind: CredentialErrorKind::Refused, message, .. } => {
             assert!(message.contains("HTTP 410") && message.contains("3 attempts"), "{message}");
         }
         other => panic!("expected Error::Credential, got {other:?}"),
@@ -285,7 +288,7 @@ async fn a_400_is_not_retried_and_names_the_identity() {
 
     assert!(clock.sleeps().is_empty());
     match &err {
-        Error::Credential { credential: "managed identity", message } => {
+        Error::Credential { credential: "managed identity", kind: CredentialErrorKind::Refused, message, .. } => {
             assert!(message.contains(USER_CLIENT_ID), "{message}");
             assert!(message.contains("Identity not found"), "{message}");
             assert!(message.contains("HTTP 400"), "{message}");
@@ -312,11 +315,18 @@ async fn nothing_listening_means_no_managed_identity_here() {
     assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
     assert!(clock.sleeps().is_empty(), "no retries: {:?}", clock.sleeps());
     match &err {
-        Error::Credential { credential: "managed identity", message } => {
+        Error::Credential {
+            credential: "managed identity", kind: CredentialErrorKind::Unavailable, message, ..
+        } => {
             assert!(message.contains("no managed identity is available"), "{message}");
         }
         other => panic!("expected Error::Credential, got {other:?}"),
     }
+    // The chain underneath: the transport failure, then the HTTP client's own error.
+    let transport = std::error::Error::source(&err).expect("a source");
+    let transport = transport.downcast_ref::<TransportError>().expect("the transport error");
+    assert_eq!(transport.kind, TransportErrorKind::Connect);
+    assert!(std::error::Error::source(transport).is_some(), "the HTTP client's error is kept");
 }
 
 #[tokio::test]

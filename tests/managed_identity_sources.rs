@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{aad_client, clock, strict_server};
-use powerbi_embed::{Clock, Error, ManagedIdentityCredential, ManagedIdentityId};
+use powerbi_embed::{Clock, CredentialErrorKind, Error, ManagedIdentityCredential, ManagedIdentityId};
 use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -74,10 +74,12 @@ async fn an_app_service_408_is_retried_and_repeated_408s_stop_at_max_attempts() 
 
     assert_eq!(clock.sleeps(), [Duration::from_secs(1), Duration::from_secs(2)]);
     match &err {
-        Error::Credential { credential: "managed identity", message } => assert_eq!(
+        Error::Credential { credential: "managed identity", kind: CredentialErrorKind::Refused, message, .. } => {
+            assert_eq!(
             message,
             "the App Service identity endpoint answered HTTP 408 for the system-assigned identity (after 3 attempts)"
-        ),
+        )
+        }
         other => panic!("expected Error::Credential, got {other:?}"),
     }
 }

@@ -14,8 +14,9 @@ use async_trait::async_trait;
 use common::*;
 use powerbi_embed::testing::SafeMockServer;
 use powerbi_embed::{
-    AadClient, AccessToken, ClientSecretCredential, Error, GenerateTokenRequest, ManagedIdentityCredential,
-    ManagedIdentityId, PowerBiClient, StaticTokenCredential, TokenCredential, TokenRequestContext,
+    AadClient, AccessToken, ClientSecretCredential, CredentialErrorKind, Error, GenerateTokenRequest,
+    ManagedIdentityCredential, ManagedIdentityId, PowerBiClient, StaticTokenCredential, TokenCredential,
+    TokenRequestContext,
 };
 use powerbi_embed::{ReportId, WorkspaceId};
 use serde_json::json;
@@ -56,7 +57,11 @@ impl TokenCredential for Counting {
 }
 
 fn assert_refused_by_the_client(error: &Error) {
-    assert!(matches!(error, Error::Credential { credential: "token", .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Credential { credential: "token", kind: CredentialErrorKind::UnusableToken, .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.credential_kind(), Some(CredentialErrorKind::UnusableToken));
     assert_eq!(error.to_string(), CREDENTIAL_REFUSAL);
     assert!(!error.is_retryable());
     assert!(!format!("{error} {error:?}").contains("token-checks"), "{error:?}");

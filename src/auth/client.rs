@@ -304,6 +304,7 @@ fn header_safe(token: AccessToken) -> Result<AccessToken> {
         Some(_) => Ok(token),
         None => Err(crate::Error::credential(
             "token",
+            crate::CredentialErrorKind::UnusableToken,
             "the access token cannot be sent in an HTTP header (it holds a control character such as CR or LF, \
              or a trailing newline); it was refused and not cached",
         )),

@@ -14,7 +14,7 @@ use crate::auth::entra::{endpoint_url, entra_error, number_or_string, parse_toke
 use crate::auth::entra::{ScopeStyle, TokenGrant, SERVICE};
 use crate::auth::refresh_token::RefreshTokenSlot;
 use crate::auth::token::AccessToken;
-use crate::error::{Error, Result};
+use crate::error::{CredentialErrorKind, Error, Result};
 use crate::http::{parse_json, Idempotency};
 use crate::ids::{validate_client_id, validate_tenant, Guid};
 use crate::secret::Secret;
@@ -185,6 +185,7 @@ impl DeviceCodeCredential {
             if !remaining.is_positive() {
                 return Err(Error::credential(
                     CREDENTIAL,
+                    CredentialErrorKind::TimedOut,
                     format!(
                         "the sign-in was not completed in time: the code {} was not entered at {} within {} s",
                         pending.prompt.user_code,

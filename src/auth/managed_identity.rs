@@ -16,7 +16,7 @@ use url::{Host, Url};
 use crate::auth::credential::{TokenCredential, TokenRequestContext};
 use crate::auth::entra::{bearer_token, expiry, number_or_string};
 use crate::auth::token::AccessToken;
-use crate::error::{Error, Result, TransportError, TransportErrorKind};
+use crate::error::{CredentialErrorKind, Error, Result, TransportError, TransportErrorKind};
 use crate::http::deadline;
 use crate::http::url::{is_local_ip_literal, is_loopback, parse_plain_url};
 use crate::http::{parse_json, HttpPipeline, Idempotency, Reply, RetryPolicy, USER_AGENT};
@@ -450,15 +450,14 @@ impl ManagedIdentityCredential {
 
     /// Nothing answered: this is not an Azure host with a managed identity (or it is blocked).
     fn unreachable(&self, error: &TransportError) -> Error {
-        Error::credential(
-            SERVICE,
-            format!(
-                "no managed identity is available: {} at {} could not be reached ({error}); \
-                 is this code running on an Azure resource with a managed identity?",
-                self.source.name(),
-                self.source.base_url()
-            ),
-        )
+        let message = format!(
+            "no managed identity is available: {} at {} could not be reached ({error}); \
+             is this code running on an Azure resource with a managed identity?",
+            self.source.name(),
+            self.source.base_url()
+        );
+        let source: Arc<dyn std::error::Error + Send + Sync> = Arc::new(error.clone());
+        Error::Credential { credential: SERVICE, kind: CredentialErrorKind::Unavailable, message, source: Some(source) }
     }
 
     /// The endpoint refused, or kept failing: say which identity, what it said and how often.
@@ -474,7 +473,7 @@ impl ManagedIdentityCredential {
         if matches!(reply.status, 400 | 404) && self.id != ManagedIdentityId::SystemAssigned {
             message.push_str("; check that this identity is assigned to the resource");
         }
-        Error::credential(SERVICE, message)
+        Error::credential(SERVICE, CredentialErrorKind::Refused, message)
     }
 }
 

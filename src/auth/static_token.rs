@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::auth::credential::{TokenCredential, TokenRequestContext};
 use crate::auth::token::AccessToken;
-use crate::error::{Error, Result};
+use crate::error::{CredentialErrorKind, Error, Result};
 use crate::secret::Secret;
 
 /// Hands out one fixed token: for tests, or for a token your platform already obtained.
@@ -40,7 +40,7 @@ impl TokenCredential for StaticTokenCredential {
 
     async fn get_token(&self, ctx: &TokenRequestContext<'_>) -> Result<AccessToken> {
         if ctx.now() >= self.token.expires_on() {
-            return Err(Error::credential("static token", "the token has expired"));
+            return Err(Error::credential("static token", CredentialErrorKind::Expired, "the token has expired"));
         }
         Ok(self.token.clone())
     }

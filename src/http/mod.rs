@@ -271,7 +271,7 @@ fn transport_error(service: &'static str, error: reqwest::Error) -> TransportErr
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    TransportError::new(service, kind, message)
+    TransportError::new(service, kind, message).with_cause(error)
 }
 
 /// Trait-object-free helper so credentials can read a JSON body with a contract-shaped error.

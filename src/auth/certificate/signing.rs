@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{AssertionAlgorithm, ClientCertificateCredential};
 use crate::auth::jwt;
-use crate::error::{Error, Result};
+use crate::error::{CredentialErrorKind, Error, Result};
 use crate::ids::Guid;
 use crate::secret::Secret;
 
@@ -47,9 +47,9 @@ impl ClientCertificateCredential {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         let key_pair = self.key.key_pair();
         let mut signature = vec![0; key_pair.public().modulus_len()];
-        key_pair
-            .sign(self.algorithm.encoding(), &SystemRandom::new(), message, &mut signature)
-            .map_err(|_| Error::credential("client certificate", "could not sign the client assertion"))?;
+        key_pair.sign(self.algorithm.encoding(), &SystemRandom::new(), message, &mut signature).map_err(|_| {
+            Error::credential("client certificate", CredentialErrorKind::Signing, "could not sign the client assertion")
+        })?;
         Ok(signature)
     }
 }
