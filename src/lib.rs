@@ -38,7 +38,7 @@ pub use error::{
     CredentialErrorKind, EntraError, Error, PowerBiError, PowerBiErrorDetail, Result, TransportError,
     TransportErrorKind, UnexpectedResponse,
 };
-pub use http::RetryPolicy;
+pub use http::{HttpOptions, RetryPolicy};
 pub use ids::{
     CapacityId, DashboardId, DatasetId, DatasourceId, GatewayId, Guid, ImportId, InvalidGuid, ProfileId, ReportId,
     TileId, WorkspaceId,
@@ -50,6 +50,11 @@ pub use powerbi::{
     GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, PowerBiView, Report, ReportHandle, ReportType,
     Tile, TileHandle, TokenKind, Workspace, WorkspaceHandle, XmlaPermissions,
 };
+/// The HTTP client crate this one sends requests with, re-exported: build the client you give
+/// [`HttpOptions::http_client`] with `powerbi_embed::reqwest::Client::builder()` and it is always
+/// the version this crate links. A public dependency: a major reqwest upgrade is a breaking
+/// release of this crate (see `docs/api.md`, decision 16).
+pub use reqwest;
 pub use secret::Secret;
 /// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).
 pub use time;

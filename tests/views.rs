@@ -248,3 +248,46 @@ impl IntoId for u128 {
         T::from(powerbi_embed::Guid::from_u128(self))
     }
 }
+
+/// One `HttpOptions` value configures both clients: with retries off, a 503 from Entra and a 503
+/// from Power BI are each asked exactly once.
+#[tokio::test]
+async fn one_set_of_http_options_configures_both_clients() {
+    use powerbi_embed::{AadClient, HttpOptions, RetryPolicy};
+
+    let http = HttpOptions::default()
+        .http_client(powerbi_embed::reqwest::Client::new())
+        .retry_policy(RetryPolicy::none())
+        .call_timeout(Duration::from_secs(20));
+    let clock = clock();
+
+    let entra = strict_server().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .expect(1)
+        .mount(&entra)
+        .await;
+    let credential = ClientSecretCredential::new(TENANT, CLIENT, "secret").unwrap();
+    let aad = AadClient::builder(credential)
+        .authority_host(entra.uri())
+        .clock(Arc::new(clock.clone()))
+        .http_options(http.clone())
+        .build()
+        .unwrap();
+    let error = aad.token().await.unwrap_err();
+    assert_eq!(error.status(), Some(503), "{error:?}");
+
+    let fakes = Fakes::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1.0/myorg/groups/{WORKSPACE}/reports/{REPORT}")))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .expect(1)
+        .mount(&fakes.powerbi)
+        .await;
+    let aad = aad_client(&fakes.entra, ClientSecretCredential::new(TENANT, CLIENT, "s").unwrap(), &fakes.clock);
+    let client = PowerBiClient::builder(aad).api_base(fakes.powerbi.uri()).http_options(http).build().unwrap();
+    let error = client.workspace(WORKSPACE).report(REPORT).get().await.unwrap_err();
+    assert_eq!(error.status(), Some(503), "{error:?}");
+    assert!(fakes.clock.sleeps().is_empty(), "no retry waits: {:?}", fakes.clock.sleeps());
+}

@@ -13,9 +13,8 @@ use crate::cache::{Need, RefreshPolicy, SharedCache, Slot, TokenCache};
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
 use crate::error::Result;
-use crate::http::deadline::DEFAULT_CALL_TIMEOUT;
 use crate::http::url::{check_scheme, parse_base_url};
-use crate::http::{default_http_client, HttpPipeline, RetryPolicy, DEFAULT_MAX_REPLY_BYTES, MIN_REPLY_BYTES};
+use crate::http::{HttpOptions, HttpPipeline, RetryPolicy};
 
 /// Acquires and caches Entra access tokens for Power BI.
 ///
@@ -319,13 +318,10 @@ pub struct AadClientBuilder {
     authority_host: Option<String>,
     endpoint: EntraEndpoint,
     scopes: Option<Vec<String>>,
-    http_client: Option<reqwest::Client>,
-    retry: RetryPolicy,
+    http: HttpOptions,
     refresh: RefreshPolicy,
     clock: Arc<dyn Clock>,
     shared: Option<SharedCache>,
-    max_reply_bytes: usize,
-    call_timeout: Duration,
 }
 
 impl AadClientBuilder {
@@ -336,13 +332,10 @@ impl AadClientBuilder {
             authority_host: None,
             endpoint: EntraEndpoint::V2,
             scopes: None,
-            http_client: None,
-            retry: RetryPolicy::default(),
+            http: HttpOptions::default(),
             refresh: RefreshPolicy::default(),
             clock: Arc::new(SystemClock),
             shared: None,
-            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
-            call_timeout: DEFAULT_CALL_TIMEOUT,
         }
     }
 
@@ -382,16 +375,23 @@ impl AadClientBuilder {
         self
     }
 
-    /// Sends requests with this client. Give it no redirect policy (`Policy::none()`) and a
-    /// timeout: the default client has both, a supplied one is used as it is.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
+    /// How token requests are sent: the HTTP client, retries, the reply-size cap and the
+    /// deadline of one call, all at once (see [`HttpOptions`]; the four setters below set the
+    /// same fields one at a time).
+    pub fn http_options(mut self, http: HttpOptions) -> Self {
+        self.http = http;
         self
     }
 
-    /// Retries of token requests (default: [`RetryPolicy::default`]).
+    /// [`HttpOptions::http_client`]: sends requests with this client.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = self.http.http_client(client);
+        self
+    }
+
+    /// [`HttpOptions::retry_policy`]: retries of token requests.
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.http = self.http.retry_policy(retry);
         self
     }
 
@@ -401,25 +401,17 @@ impl AadClientBuilder {
         self
     }
 
-    /// The most bytes of a reply body to read (default 4 MiB, at least 1 KiB). A longer body is
-    /// an [`Error::UnexpectedResponse`](crate::Error::UnexpectedResponse), refused from its
-    /// `Content-Length` or cut off once the cap is read, without reading the rest; it is not
-    /// retried.
+    /// [`HttpOptions::max_response_bytes`]: the most bytes of a reply body to read.
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_reply_bytes = bytes.max(MIN_REPLY_BYTES);
+        self.http = self.http.max_response_bytes(bytes);
         self
     }
 
-    /// How long one token call may take in all (default 30 s): the cache and shared store, every
-    /// request to Entra or the managed identity endpoint, every retry and every wait between
-    /// retries. At the deadline the call ends with an [`Error::Transport`](crate::Error::Transport)
-    /// of kind [`Deadline`](crate::TransportErrorKind::Deadline), and no retry wait that would
-    /// end past it is started (the last answer is returned instead). It does not apply to a
-    /// credential that waits for a person ([`TokenCredential::waits_for_user`]), which bounds
-    /// its own wait. Long operations (uploads, polling an import, waiting for a capacity
-    /// assignment) will get deadlines of their own, not this one.
+    /// [`HttpOptions::call_timeout`]: how long one token call may take in all (default 30 s). It
+    /// does not apply to a credential that waits for a person
+    /// ([`TokenCredential::waits_for_user`]), which bounds its own wait.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.call_timeout = timeout;
+        self.http = self.http.call_timeout(timeout);
         self
     }
 
@@ -441,15 +433,7 @@ impl AadClientBuilder {
         // A built-in cloud's host is https: refused here when the build has no TLS backend.
         check_scheme("authority_host", &authority_host)?;
         let default_scopes = normalized_scopes(&self.scopes.unwrap_or_else(|| vec![self.cloud.scope()]))?;
-        let client = match self.http_client {
-            Some(client) => client,
-            None => default_http_client()?,
-        };
-        let http = HttpPipeline {
-            max_reply_bytes: self.max_reply_bytes,
-            call_timeout: self.call_timeout,
-            ..HttpPipeline::new(client, self.retry, self.clock.clone())
-        };
+        let http = self.http.pipeline(self.clock.clone())?;
         let cache = TokenCache::new(self.clock, self.refresh);
         let cache = match self.shared {
             Some(shared) => cache.with_shared(shared, "entra".to_owned()),

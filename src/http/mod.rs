@@ -2,6 +2,7 @@
 //! transport failures to [`TransportError`].
 
 pub(crate) mod deadline;
+mod options;
 pub(crate) mod retry;
 pub(crate) mod url;
 
@@ -13,6 +14,7 @@ use reqwest::header::HeaderMap;
 
 use crate::clock::Clock;
 use crate::error::{is_retryable_status, Error, Result, TransportError, TransportErrorKind, UnexpectedResponse};
+pub use options::HttpOptions;
 pub use retry::RetryPolicy;
 
 /// The `User-Agent` of every request.

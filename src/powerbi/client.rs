@@ -10,11 +10,8 @@ use url::Url;
 use crate::auth::AadClient;
 use crate::cache::{RefreshPolicy, SharedCache, TokenCache};
 use crate::error::Result;
-use crate::http::deadline::DEFAULT_CALL_TIMEOUT;
 use crate::http::url::{check_scheme, parse_base_url};
-use crate::http::{
-    default_http_client, HttpPipeline, Idempotency, RetryPolicy, DEFAULT_MAX_REPLY_BYTES, MIN_REPLY_BYTES,
-};
+use crate::http::{HttpOptions, HttpPipeline, Idempotency, RetryPolicy};
 use crate::ids::{ProfileId, WorkspaceId};
 use crate::powerbi::handles::WorkspaceHandle;
 use crate::powerbi::models::{Capacity, EmbedToken};
@@ -133,14 +130,11 @@ impl PowerBiClient {
         PowerBiClientBuilder {
             aad,
             api_base: None,
-            http_client: None,
-            retry: RetryPolicy::default(),
+            http: HttpOptions::default(),
             embed_cache: None,
             shared: None,
             default_lifetime: Duration::from_secs(30 * 60),
             generate_idempotent: true,
-            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
-            call_timeout: DEFAULT_CALL_TIMEOUT,
         }
     }
 
@@ -204,14 +198,11 @@ impl PowerBiClient {
 pub struct PowerBiClientBuilder {
     aad: AadClient,
     api_base: Option<String>,
-    http_client: Option<reqwest::Client>,
-    retry: RetryPolicy,
+    http: HttpOptions,
     embed_cache: Option<RefreshPolicy>,
     shared: Option<SharedCache>,
     default_lifetime: Duration,
     generate_idempotent: bool,
-    max_reply_bytes: usize,
-    call_timeout: Duration,
 }
 
 impl PowerBiClientBuilder {
@@ -222,15 +213,23 @@ impl PowerBiClientBuilder {
         self
     }
 
-    /// Sends requests with this client (give it a timeout and `Policy::none()` redirects).
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
+    /// How Power BI calls are sent: the HTTP client, retries, the reply-size cap and the
+    /// deadline of one call, all at once (see [`HttpOptions`]; the four setters below set the
+    /// same fields one at a time).
+    pub fn http_options(mut self, http: HttpOptions) -> Self {
+        self.http = http;
         self
     }
 
-    /// Retries of Power BI calls (default: [`RetryPolicy::default`]).
+    /// [`HttpOptions::http_client`]: sends requests with this client.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = self.http.http_client(client);
+        self
+    }
+
+    /// [`HttpOptions::retry_policy`]: retries of Power BI calls.
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.http = self.http.retry_policy(retry);
         self
     }
 
@@ -267,24 +266,16 @@ impl PowerBiClientBuilder {
         self
     }
 
-    /// The most bytes of a reply body to read (default 4 MiB, at least 1 KiB). A longer body is
-    /// an [`Error::UnexpectedResponse`](crate::Error::UnexpectedResponse), refused from its
-    /// `Content-Length` or cut off once the cap is read, without reading the rest; it is not
-    /// retried.
+    /// [`HttpOptions::max_response_bytes`]: the most bytes of a reply body to read.
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_reply_bytes = bytes.max(MIN_REPLY_BYTES);
+        self.http = self.http.max_response_bytes(bytes);
         self
     }
 
-    /// How long one Power BI call may take in all (default 30 s), the Entra token it needs
-    /// included: every request, retry and wait between retries. An embed config's lookup and
-    /// token run side by side, each within it. At the deadline the call ends with an
-    /// [`Error::Transport`](crate::Error::Transport) of kind [`Deadline`](crate::TransportErrorKind::Deadline), and no
-    /// retry wait that would end past it is started (the last answer is returned instead).
-    /// Long operations (uploads, polling an import, waiting for a capacity assignment) will get
-    /// deadlines of their own, not this one.
+    /// [`HttpOptions::call_timeout`]: how long one Power BI call may take in all (default 30 s),
+    /// the Entra token it needs included.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.call_timeout = timeout;
+        self.http = self.http.call_timeout(timeout);
         self
     }
 
@@ -299,16 +290,8 @@ impl PowerBiClientBuilder {
         };
         // A built-in cloud's API base is https: refused here when the build has no TLS backend.
         check_scheme("api_base", &api_base)?;
-        let client = match self.http_client {
-            Some(client) => client,
-            None => default_http_client()?,
-        };
         let clock = self.aad.clock().clone();
-        let http = HttpPipeline {
-            max_reply_bytes: self.max_reply_bytes,
-            call_timeout: self.call_timeout,
-            ..HttpPipeline::new(client, self.retry, clock.clone())
-        };
+        let http = self.http.pipeline(clock.clone())?;
         // Everything that changes an embed token beyond its key (profile, operation, body): the
         // API (cloud) and who signs in (authority, tenant, client).
         let namespace = format!("embed|{}|{}", api_base, self.aad.cache_namespace());
