@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
 use crate::error::Result;
 use crate::http::url::{check_scheme, parse_base_url};
-use crate::http::{HttpOptions, HttpPipeline, RetryPolicy};
+use crate::http::{HttpOptions, HttpPipeline};
 
 /// Acquires and caches Entra access tokens for Power BI.
 ///
@@ -375,43 +375,11 @@ impl AadClientBuilder {
         self
     }
 
-    /// How token requests are sent: the HTTP client, retries, the reply-size cap and the
-    /// deadline of one call, all at once (see [`HttpOptions`]; the four setters below set the
-    /// same fields one at a time).
-    pub fn http_options(mut self, http: HttpOptions) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// [`HttpOptions::http_client`]: sends requests with this client.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = self.http.http_client(client);
-        self
-    }
-
-    /// [`HttpOptions::retry_policy`]: retries of token requests.
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.http = self.http.retry_policy(retry);
-        self
-    }
+    crate::http::http_option_setters!("token requests (to Entra or a managed identity endpoint)");
 
     /// When cached tokens are renewed (default: 5 minutes before expiry).
     pub fn refresh_policy(mut self, refresh: RefreshPolicy) -> Self {
         self.refresh = refresh;
-        self
-    }
-
-    /// [`HttpOptions::max_response_bytes`]: the most bytes of a reply body to read.
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.http = self.http.max_response_bytes(bytes);
-        self
-    }
-
-    /// [`HttpOptions::call_timeout`]: how long one token call may take in all (default 30 s). It
-    /// does not apply to a credential that waits for a person
-    /// ([`TokenCredential::waits_for_user`]), which bounds its own wait.
-    pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.http = self.http.call_timeout(timeout);
         self
     }
 

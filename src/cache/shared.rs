@@ -233,35 +233,15 @@ impl SharedTier {
             return Ok(found);
         }
         let holder = Guid::new_random().to_string();
-        let lease = match self.lease_or_value::<V>(name, &holder, need).await {
-            Leasing::Value(found) => {
-                bump(&health.hits);
-                return Ok(found);
-            }
-            Leasing::Held(lease) => {
-                bump(&health.misses);
-                Some(lease)
-            }
-            Leasing::Unavailable => {
-                bump(&health.local_fallbacks);
-                None
-            }
-            Leasing::Busy => {
+        let lease = match counted(self.lease_or_value::<V>(name, &holder, need).await, health) {
+            Next::Done(found) => return Ok(found),
+            Next::Fetch(lease) => lease,
+            Next::Wait => {
                 bump(&health.lease_waits);
-                match self.wait_for_peer::<V>(name, &holder, need).await {
-                    Leasing::Value(found) => {
-                        bump(&health.hits);
-                        return Ok(found);
-                    }
-                    Leasing::Held(lease) => {
-                        bump(&health.misses);
-                        Some(lease)
-                    }
-                    Leasing::Unavailable => {
-                        bump(&health.local_fallbacks);
-                        None
-                    }
-                    Leasing::Busy => {
+                match counted(self.wait_for_peer::<V>(name, &holder, need).await, health) {
+                    Next::Done(found) => return Ok(found),
+                    Next::Fetch(lease) => lease,
+                    Next::Wait => {
                         tracing::debug!("the replica holding the lease did not deliver in time; fetching here");
                         bump(&health.misses);
                         None
@@ -415,6 +395,33 @@ enum Leasing<V> {
     Busy,
     /// The store did not answer: fetch without a lease.
     Unavailable,
+}
+
+/// What a caller does after a lease attempt: return the value, fetch (holding the lease, or
+/// without one), or wait for the replica that holds it.
+enum Next<V> {
+    Done((V, OffsetDateTime)),
+    Fetch(Option<Lease>),
+    Wait,
+}
+
+/// Counts a lease attempt's outcome in the health counters and says what comes next.
+fn counted<V>(leasing: Leasing<V>, health: &Health) -> Next<V> {
+    match leasing {
+        Leasing::Value(found) => {
+            bump(&health.hits);
+            Next::Done(found)
+        }
+        Leasing::Held(lease) => {
+            bump(&health.misses);
+            Next::Fetch(Some(lease))
+        }
+        Leasing::Unavailable => {
+            bump(&health.local_fallbacks);
+            Next::Fetch(None)
+        }
+        Leasing::Busy => Next::Wait,
+    }
 }
 
 /// A lease this replica holds. Dropped unreleased (the caller's future was cancelled during the

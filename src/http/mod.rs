@@ -2,7 +2,7 @@
 //! transport failures to [`TransportError`].
 
 pub(crate) mod deadline;
-mod options;
+pub(crate) mod options;
 pub(crate) mod retry;
 pub(crate) mod url;
 
@@ -14,6 +14,7 @@ use reqwest::header::HeaderMap;
 
 use crate::clock::Clock;
 use crate::error::{is_retryable_status, Error, Result, TransportError, TransportErrorKind, UnexpectedResponse};
+pub(crate) use options::http_option_setters;
 pub use options::HttpOptions;
 pub use retry::RetryPolicy;
 

@@ -101,6 +101,48 @@ impl HttpOptions {
     }
 }
 
+/// The `http_options` setter and the four one-setting shorthands, for a builder with a field
+/// `http: HttpOptions`: written once here, so both client builders offer the same words with the
+/// same rules.
+macro_rules! http_option_setters {
+    ($what:literal) => {
+        #[doc = concat!("How ", $what, " are sent: the HTTP client, retries, the reply-size cap and the")]
+        /// deadline of one call, all at once (see [`HttpOptions`](crate::HttpOptions); the four
+        /// setters below set the same fields one at a time).
+        pub fn http_options(mut self, http: crate::HttpOptions) -> Self {
+            self.http = http;
+            self
+        }
+
+        /// [`HttpOptions::http_client`](crate::HttpOptions::http_client): sends requests with
+        /// this client.
+        pub fn http_client(mut self, client: reqwest::Client) -> Self {
+            self.http = self.http.http_client(client);
+            self
+        }
+
+        #[doc = concat!("[`HttpOptions::retry_policy`](crate::HttpOptions::retry_policy): retries of ", $what, ".")]
+        pub fn retry_policy(mut self, retry: crate::RetryPolicy) -> Self {
+            self.http = self.http.retry_policy(retry);
+            self
+        }
+
+        /// [`HttpOptions::max_response_bytes`](crate::HttpOptions::max_response_bytes): the most
+        /// bytes of a reply body to read (default 4 MiB).
+        pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+            self.http = self.http.max_response_bytes(bytes);
+            self
+        }
+
+        #[doc = concat!("[`HttpOptions::call_timeout`](crate::HttpOptions::call_timeout): how long one call may take in all, for ", $what, " (default 30 s).")]
+        pub fn call_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.http = self.http.call_timeout(timeout);
+            self
+        }
+    };
+}
+pub(crate) use http_option_setters;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use crate::auth::AadClient;
 use crate::cache::{RefreshPolicy, SharedCache, TokenCache};
 use crate::error::Result;
 use crate::http::url::{check_scheme, parse_base_url};
-use crate::http::{HttpOptions, HttpPipeline, Idempotency, RetryPolicy};
+use crate::http::{HttpOptions, HttpPipeline, Idempotency};
 use crate::ids::{ProfileId, WorkspaceId};
 use crate::powerbi::handles::WorkspaceHandle;
 use crate::powerbi::models::{Capacity, EmbedToken};
@@ -213,25 +213,7 @@ impl PowerBiClientBuilder {
         self
     }
 
-    /// How Power BI calls are sent: the HTTP client, retries, the reply-size cap and the
-    /// deadline of one call, all at once (see [`HttpOptions`]; the four setters below set the
-    /// same fields one at a time).
-    pub fn http_options(mut self, http: HttpOptions) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// [`HttpOptions::http_client`]: sends requests with this client.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = self.http.http_client(client);
-        self
-    }
-
-    /// [`HttpOptions::retry_policy`]: retries of Power BI calls.
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.http = self.http.retry_policy(retry);
-        self
-    }
+    crate::http::http_option_setters!("Power BI calls (the Entra token each needs included)");
 
     /// Caches embed tokens per (profile, operation, item ids, request body), handing a cached token out
     /// while it is fresh per `policy`; concurrent misses on one key share one `GenerateToken`.
@@ -263,19 +245,6 @@ impl PowerBiClientBuilder {
     /// reach the service (connect failures, 429) are retried.
     pub fn retry_generate_token(mut self, retry: bool) -> Self {
         self.generate_idempotent = retry;
-        self
-    }
-
-    /// [`HttpOptions::max_response_bytes`]: the most bytes of a reply body to read.
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.http = self.http.max_response_bytes(bytes);
-        self
-    }
-
-    /// [`HttpOptions::call_timeout`]: how long one Power BI call may take in all (default 30 s),
-    /// the Entra token it needs included.
-    pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.http = self.http.call_timeout(timeout);
         self
     }
 
