@@ -1,7 +1,7 @@
 //! Cold stampede: 1,000 concurrent callers of `AadClient::token()` on a cold cache, against a
 //! fake Entra token endpoint that answers after a fixed 2 ms, timed against a single caller on
 //! a cold cache. Single flight means both make one token request, so the target is a stampede
-//! costing at most 1.5× a single cold call. (`tests/stampede.rs` asserts the one request.)
+//! costing at most 1.5× a single cold call. (`tests/cache/stampede.rs` asserts the one request.)
 //!
 //! Each iteration builds a fresh `AadClient` (a cold cache) outside the timing, over one shared
 //! reqwest client, so both cases reuse a warm connection and differ only in the callers.

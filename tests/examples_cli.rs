@@ -2,14 +2,14 @@
 //! fake: JSON on stdout, one actionable line on stderr and a non-zero exit on failure, never a
 //! panic or a secret.
 
-mod common;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::redis_server::{free_port, RedisServer};
 use powerbi_embed::testing::FakeServices;
 use serde_json::{json, Value};
+use support::redis_server::{free_port, RedisServer};
 
 /// `POWERBI_CACHE_KEY` for the Redis cases: standard base64 of 32 bytes.
 const CACHE_KEY_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";

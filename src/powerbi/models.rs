@@ -378,7 +378,7 @@ pub(crate) struct List<T> {
 
 /// One test per response model: each reads the spelling the live service uses, and the
 /// dataset also the swagger's PascalCase. The recorded bodies themselves are exercised through
-/// the public API in `tests/live_corpus.rs`.
+/// the public API in `tests/powerbi/live_corpus.rs`.
 #[cfg(test)]
 mod casing_tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! dropping task has spent its budget (say, after awaiting a few hundred ready `JoinHandle`s),
 //! the lock answers `Pending` and wakes itself, expecting the task to yield to the runtime, which
 //! refills the budget. Inside `block_on` nothing yields: it polls again at once, forever, at 100 %
-//! CPU. The reproduction lives in `tests/mock_server_drop.rs`.
+//! CPU. The reproduction lives in `tests/faults/mock_server_drop.rs`.
 //!
 //! The budget belongs to the runtime thread. A plain OS thread has no tokio context, so locks
 //! there are never budget-limited: [`SafeMockServer`] moves the server onto a short-lived thread
