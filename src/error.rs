@@ -55,6 +55,16 @@ pub enum Error {
     /// contract says: HTML, truncated JSON, missing or mistyped fields, absurd values.
     #[error(transparent)]
     UnexpectedResponse(Arc<UnexpectedResponse>),
+
+    /// A background operation the service runs (an import, a capacity assignment) ended in
+    /// failure.
+    #[error(transparent)]
+    OperationFailed(Arc<crate::powerbi::OperationFailed>),
+
+    /// A step of onboarding or offboarding a customer failed; the error names the step and
+    /// holds the cause ([`Error::source`](std::error::Error::source)).
+    #[error(transparent)]
+    Onboarding(Arc<crate::powerbi::OnboardingError>),
 }
 
 impl Error {
@@ -97,6 +107,7 @@ impl Error {
             Error::Entra(e) => is_retryable_status(e.status),
             Error::UnexpectedResponse(e) => is_retryable_status(e.status),
             Error::Transport(_) => true,
+            Error::Onboarding(e) => e.cause().is_retryable(),
             _ => false,
         }
     }

@@ -49,6 +49,14 @@ pub use powerbi::{
     GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, PowerBiView, Report, ReportHandle, ReportType,
     Tile, TileHandle, TokenKind, Workspace, WorkspaceHandle, XmlaPermissions,
 };
+// Issue 19: profiles, provisioning, content and onboarding.
+pub use powerbi::{
+    AssignToCapacityBuilder, CloneReportBuilder, Datasource, DatasourceCredentials, DatasourceHandle, GatewayHandle,
+    Import, ImportHandle, ImportPbixBuilder, ImportState, Imported, ImportedItem, NameConflict, Offboarded,
+    OnboardCustomer, Onboarded, OnboardingError, OnboardingStep, OperationFailed, PbixSource, Principal, PrivacyLevel,
+    Profile, ProfileHandle, ProfileListBuilder, ProfilesHandle, Refresh, WorkspaceRole, WorkspacesHandle, LARGE_PBIX,
+    MAX_PROFILE_NAME, MAX_WORKSPACE_NAME,
+};
 pub use secret::Secret;
 /// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).
 pub use time;
