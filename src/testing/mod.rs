@@ -257,6 +257,7 @@ impl FakeServicesBuilder {
             .respond_with(powerbi::PowerBiApi::new(state.clone()))
             .mount(&powerbi)
             .await;
+        state.tenancy.set_base(powerbi.uri());
         FakeServices { entra, powerbi, state }
     }
 }

@@ -78,7 +78,9 @@ struct TenancyState {
     workspaces: Vec<FakeWorkspace>,
     injected: Vec<Injected>,
     import_throttles: u32,
-    /// The temporary upload URLs that received a file.
+    /// The fake's own base URL, where its temporary upload locations point.
+    base: String,
+    /// The paths of the temporary upload locations that received a file.
     uploads: Vec<String>,
     /// Credentials bodies received per (gateway, datasource).
     credentials: Vec<(GatewayId, DatasourceId, Value)>,
@@ -109,6 +111,10 @@ impl Tenancy {
         self.lock().injected.push(injected);
     }
 
+    pub fn set_base(&self, base: String) {
+        self.lock().base = base;
+    }
+
     pub fn throttle_imports(&self, times: u32) {
         self.lock().import_throttles = times;
     }
@@ -131,7 +137,7 @@ impl Tenancy {
                 if method != "PUT" || !blob || request.body.is_empty() {
                     return Some(error(400, "InvalidBlobType", "Expected a BlockBlob PUT with content"));
                 }
-                state.uploads.push(request.url.to_string());
+                state.uploads.push(request.url.path().to_owned());
                 return Some(ResponseTemplate::new(201));
             }
             ["groups", id, ..] => state.workspaces.iter().any(|w| same(id, w.id)),
@@ -211,7 +217,7 @@ impl Tenancy {
                 }
                 let state = &mut *state;
                 let ws = &mut state.workspaces[index];
-                let answer = workspace_route(ws, &state.uploads, method, rest, request, &body(), &query);
+                let answer = workspace_route(ws, (&state.base, &state.uploads), method, rest, request, &body(), &query);
                 if answer.is_none() && method == "DELETE" && rest.is_empty() {
                     state.workspaces.remove(index);
                     return Some(ResponseTemplate::new(200));
@@ -307,7 +313,7 @@ impl TenancyState {
 /// does not know (or the plain `DELETE`, which the caller handles).
 fn workspace_route(
     ws: &mut FakeWorkspace,
-    uploads: &[String],
+    (base, uploads): (&str, &[String]),
     method: &str,
     rest: &[&str],
     request: &Request,
@@ -375,7 +381,7 @@ fn workspace_route(
         ("POST", ["imports", "createTemporaryUploadLocation"]) => ok(json!({
             // camelCase, as the live service answers (the swagger says PascalCase). The "blob"
             // is this fake itself (see `upload`), so nothing leaves loopback.
-            "url": format!("{}/v1.0/myorg/fake-blob/{}?sv=fake&sig=fake", request.url.origin().ascii_serialization(), Guid::new_random()),
+            "url": format!("{base}/v1.0/myorg/fake-blob/{}?sv=fake&sig=fake", Guid::new_random()),
             "expirationTime": "2026-12-01T11:00:00Z",
         })),
         ("GET", ["reports"]) => {
@@ -498,7 +504,8 @@ fn import(
     let content_type = request.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let multipart = content_type.starts_with("multipart/form-data; boundary=")
         && request.body.windows(9).any(|w| w == b"filename=");
-    let by_url = body["fileUrl"].as_str().is_some_and(|u| uploads.iter().any(|up| up == u));
+    let uploaded = |u: &str| url::Url::parse(u).is_ok_and(|u| uploads.iter().any(|up| *up == u.path()));
+    let by_url = body["fileUrl"].as_str().is_some_and(uploaded);
     if !multipart && !by_url {
         return error(400, "InvalidRequest", "Expected a multipart file or a fileUrl");
     }
