@@ -686,9 +686,12 @@ async fn onboarding_input_is_checked_before_any_request() {
     assert_eq!(client.onboard_customer("C").key(" ").send().await.unwrap_err().field(), Some("key"));
     let no_name = client.onboard_customer("C").pbix(PbixSource::bytes(PBIX)).send().await.unwrap_err();
     assert_eq!(no_name.field(), Some("report_name"));
-    let blank = client.onboard_customer("C").pbix(PbixSource::path("r.pbix")).parameter("", "v").send().await;
+    let blank =
+        client.onboard_customer("C").pbix(PbixSource::bytes(PBIX)).report_name("R").parameter("", "v").send().await;
     assert_eq!(blank.unwrap_err().field(), Some("parameter[0]"));
     assert_eq!(client.onboard_customer("C").parameter("a", "b").send().await.unwrap_err().field(), Some("parameter"));
+    let missing = client.onboard_customer("C").pbix(PbixSource::path("/nonexistent/r.pbix")).send().await;
+    assert_eq!(missing.unwrap_err().field(), Some("pbix"));
     assert_eq!(client.offboard_customer("").await.unwrap_err().field(), Some("key"));
     assert_eq!(fake.requests().len(), 0);
 }

@@ -177,8 +177,8 @@ impl OnboardCustomer<'_> {
     /// Runs the steps that are still missing, in order, and returns the customer's ids.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `name`, `key`, `report_name` or `parameter` before any
-    /// request; otherwise [`Error::Onboarding`] naming the failed step and holding the cause.
+    /// [`Error::InvalidInput`] naming `name`, `key`, `report_name`, `pbix` (no such file) or
+    /// `parameter` before any request; otherwise [`Error::Onboarding`] naming the failed step and holding the cause.
     /// What was done before the failure stays, and the next run continues from there.
     pub async fn send(self) -> Result<Onboarded> {
         let name = check_name("name", &self.name, MAX_WORKSPACE_NAME)?.to_owned();
@@ -191,6 +191,13 @@ impl OnboardCustomer<'_> {
                 None => return Err(Error::invalid("report_name", "is required for a pbix given as bytes")),
             },
         };
+        if let Some(PbixSource::Path(path)) = &self.pbix {
+            // Read at the import step; a file that is not there is bad input, found before any
+            // request rather than after the profile and workspace were made.
+            if !path.is_file() {
+                return Err(Error::invalid("pbix", format!("{} is not a readable file", path.display())));
+            }
+        }
         if let Some(i) = self.parameters.iter().position(|(n, _)| n.trim().is_empty()) {
             return Err(Error::invalid(format!("parameter[{i}]"), "the name must not be empty"));
         }

@@ -388,6 +388,19 @@ fn workspace_route(
             let value: Vec<Value> = ws.reports.iter().map(|r| report_json(ws.id, r)).collect();
             ok(json!({"@odata.context": "http://wabi-fake/v1.0/myorg/$metadata#reports", "value": value}))
         }
+        ("POST", ["reports", id, "GenerateToken"]) => {
+            if !ws.reports.iter().any(|r| same(id, r.0)) {
+                return Some(not_found());
+            }
+            // A View or Edit token for an onboarded report, so the embed step can be tried on
+            // the fake too (the rest of the fake checks GenerateToken bodies in detail).
+            let now = time::OffsetDateTime::now_utc();
+            let minutes = body["lifetimeInMinutes"].as_i64().filter(|m| (1..=60).contains(m)).unwrap_or(60);
+            let expiration = (now + time::Duration::minutes(minutes)).replace_nanosecond(0).unwrap_or(now);
+            let expiration = expiration.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+            ok(json!({"token": format!("fake-embed-{}", Guid::new_random()), "tokenId": Guid::new_random(),
+                      "expiration": expiration}))
+        }
         ("GET", ["reports", id]) => match ws.reports.iter().find(|r| same(id, r.0)) {
             Some(r) => ok(report_json(ws.id, r)),
             None => not_found(),
