@@ -51,11 +51,11 @@ pub use powerbi::{
 };
 // Issue 19: profiles, provisioning, content and onboarding.
 pub use powerbi::{
-    AssignToCapacityBuilder, CloneReportBuilder, Datasource, DatasourceCredentials, DatasourceHandle, GatewayHandle,
-    Import, ImportHandle, ImportPbixBuilder, ImportState, Imported, ImportedItem, NameConflict, Offboarded,
-    OnboardCustomer, Onboarded, OnboardingError, OnboardingStep, OperationFailed, PbixSource, Principal, PrivacyLevel,
-    Profile, ProfileHandle, ProfileListBuilder, ProfilesHandle, Refresh, WorkspaceRole, WorkspacesHandle, LARGE_PBIX,
-    MAX_PROFILE_NAME, MAX_WORKSPACE_NAME,
+    AssignToCapacityBuilder, CloneReportBuilder, Datasource, DatasourceConnection, DatasourceCredentials,
+    DatasourceHandle, GatewayHandle, Import, ImportHandle, ImportPbixBuilder, ImportState, Imported, ImportedItem,
+    NameConflict, Offboarded, OnboardCustomer, Onboarded, OnboardingError, OnboardingStep, OperationFailed, PbixSource,
+    Principal, PrivacyLevel, Profile, ProfileHandle, ProfileListBuilder, ProfilesHandle, Refresh, WorkspaceRole,
+    WorkspacesHandle, LARGE_PBIX, MAX_PROFILE_NAME, MAX_WORKSPACE_NAME,
 };
 pub use secret::Secret;
 /// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).

@@ -446,7 +446,11 @@ async fn content_operations_send_exact_bodies_as_the_profile() {
     dataset.update_parameters([("Server", "sql.contoso.com"), ("Database", "Sales")]).await.unwrap();
     let sources = dataset.list_datasources().await.unwrap();
     assert_eq!(sources.len(), 1);
-    assert_eq!(sources[0].connection_details.as_ref().unwrap()["server"], "sql.contoso.com");
+    let connection = sources[0].connection_details.clone().unwrap();
+    assert_eq!(
+        (connection.server.as_deref(), connection.database.as_deref()),
+        (Some("sql.contoso.com"), Some("Sales"))
+    );
     let (gateway, datasource) = (sources[0].gateway_id.unwrap(), sources[0].datasource_id.unwrap());
     dataset.take_over().await.unwrap();
     let password = "Pa55-w0rd!-never-logged";
@@ -752,4 +756,138 @@ fn operation_futures_are_send() {
     send(client.offboard_customer("k"));
     send(client.profiles().list().send_all());
     send(client.workspaces().create("w"));
+}
+
+// ---- bad answers, long timeouts, logs -------------------------------------------------------
+
+#[tokio::test]
+async fn bad_answers_are_typed_errors_never_panics() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+    let setup = setup().await;
+    let (profile, workspace) = customer_workspace(&setup).await;
+    let ws = setup.client.as_profile(profile).workspace(workspace);
+    let server = setup.fake.powerbi_server();
+    // An import the service reports as failed, one that succeeds without items, and a capacity
+    // assignment that fails.
+    Mock::given(method("GET"))
+        .and(path_regex(r"/imports/[^/]+$"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "82d9a37a-2b45-4221-b012-cb109b8e30c7", "importState": "Failed"})),
+        )
+        .with_priority(1)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+    let failed = ws.import_pbix("Sales", PbixSource::bytes(PBIX)).send().await.unwrap_err();
+    let Error::OperationFailed(op) = &failed else { panic!("{failed:?}") };
+    assert_eq!((op.operation, op.state.as_str()), ("import", "Failed"));
+
+    Mock::given(method("GET"))
+        .and(path_regex(r"/imports/[^/]+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "82d9a37a-2b45-4221-b012-cb109b8e30c7", "importState": "Succeeded", "reports": []}),
+        ))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+    let empty = ws.import_pbix("Sales", PbixSource::bytes(PBIX)).send().await.unwrap_err();
+    assert!(matches!(&empty, Error::OperationFailed(op) if op.detail.is_some()), "{empty:?}");
+
+    Mock::given(method("GET"))
+        .and(path_regex(r"/CapacityAssignmentStatus$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "AssignmentFailed"})))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+    let assign = ws.assign_to_capacity(CAPACITY).send().await.unwrap_err();
+    assert!(matches!(&assign, Error::OperationFailed(op) if op.state == "AssignmentFailed"), "{assign:?}");
+
+    // A success answer that is not the contract's JSON.
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/v1\.0/myorg/profiles$"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>proxy</html>"))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+    let html = setup.client.profiles().create("Fabrikam").await.unwrap_err();
+    assert!(matches!(html, Error::UnexpectedResponse(_)), "{html:?}");
+}
+
+#[tokio::test]
+async fn the_longest_timeouts_saturate() {
+    let setup = setup().await;
+    let (profile, workspace) = customer_workspace(&setup).await;
+    let ws = setup.client.as_profile(profile).workspace(workspace);
+    ws.assign_to_capacity(CAPACITY).timeout(Duration::MAX).poll_interval(Duration::from_secs(1)).send().await.unwrap();
+    // A wait of Duration::MAX would end past any timeout: a deadline error, no overflow.
+    let import =
+        ws.import_pbix("Sales", PbixSource::bytes(PBIX)).timeout(Duration::from_secs(60)).poll_interval(Duration::MAX);
+    let error = import.send().await.unwrap_err();
+    assert!(matches!(&error, Error::Transport(t) if t.kind == TransportErrorKind::Deadline), "{error:?}");
+    assert_eq!(setup.clock.sleeps(), vec![Duration::from_secs(1)]);
+}
+
+#[tokio::test]
+async fn onboarding_logs_hold_no_credential_and_name_each_step() {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Writer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+        type Writer = Writer;
+        fn make_writer(&'a self) -> Writer {
+            Writer(self.0.clone())
+        }
+    }
+
+    let setup = setup().await;
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+        .with_writer(buffer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let done = onboard(&setup.client).send().await.unwrap();
+    let view = setup.client.as_profile(done.profile);
+    let source =
+        view.workspace(done.workspace).dataset(done.dataset.unwrap()).list_datasources().await.unwrap().remove(0);
+    let secret = "log-me-never-0xC0FFEE";
+    let handle = view.gateway(source.gateway_id.unwrap()).datasource(source.datasource_id.unwrap());
+    let basic = DatasourceCredentials::Basic { username: "reader".into(), password: Secret::new(secret) };
+    handle.update_credentials(&basic, PrivacyLevel::Private).await.unwrap();
+    handle
+        .update_credentials(&DatasourceCredentials::OAuth2(Secret::new(secret)), PrivacyLevel::Private)
+        .await
+        .unwrap();
+    drop(guard);
+    let logs = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+    assert!(!logs.contains(secret), "a credential reached the logs");
+    for step in ["find-profile", "create-profile", "create-workspace", "assign-capacity", "import", "update-parameters"]
+    {
+        assert!(
+            logs.contains(&format!("step=\"{step}\"")) || logs.contains(&format!("step={step}")),
+            "{step} not traced"
+        );
+    }
 }

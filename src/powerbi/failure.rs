@@ -56,8 +56,6 @@ pub enum OnboardingStep {
     CreateWorkspace,
     /// Assigning the workspace to the capacity and waiting for it.
     AssignCapacity,
-    /// Adding a member to the workspace.
-    AddMember,
     /// Looking for a report imported earlier.
     FindReport,
     /// Importing the `.pbix` and waiting for the import.
@@ -80,7 +78,6 @@ impl OnboardingStep {
             OnboardingStep::FindWorkspace => "find-workspace",
             OnboardingStep::CreateWorkspace => "create-workspace",
             OnboardingStep::AssignCapacity => "assign-capacity",
-            OnboardingStep::AddMember => "add-member",
             OnboardingStep::FindReport => "find-report",
             OnboardingStep::Import => "import",
             OnboardingStep::UpdateParameters => "update-parameters",

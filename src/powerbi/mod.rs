@@ -29,9 +29,9 @@ pub use view::PowerBiView;
 // Issue 19: profiles, provisioning, content and onboarding.
 pub use failure::{OnboardingError, OnboardingStep, OperationFailed};
 pub use handles::{
-    AssignToCapacityBuilder, CloneReportBuilder, Datasource, DatasourceCredentials, DatasourceHandle, GatewayHandle,
-    Import, ImportHandle, ImportPbixBuilder, ImportState, Imported, ImportedItem, NameConflict, PbixSource, Principal,
-    PrivacyLevel, Profile, ProfileHandle, ProfileListBuilder, ProfilesHandle, Refresh, WorkspaceRole, WorkspacesHandle,
-    LARGE_PBIX, MAX_PROFILE_NAME, MAX_WORKSPACE_NAME,
+    AssignToCapacityBuilder, CloneReportBuilder, Datasource, DatasourceConnection, DatasourceCredentials,
+    DatasourceHandle, GatewayHandle, Import, ImportHandle, ImportPbixBuilder, ImportState, Imported, ImportedItem,
+    NameConflict, PbixSource, Principal, PrivacyLevel, Profile, ProfileHandle, ProfileListBuilder, ProfilesHandle,
+    Refresh, WorkspaceRole, WorkspacesHandle, LARGE_PBIX, MAX_PROFILE_NAME, MAX_WORKSPACE_NAME,
 };
 pub use tenancy::{Offboarded, OnboardCustomer, Onboarded};

@@ -41,9 +41,9 @@ pub struct Datasource {
     /// Its type, e.g. `Sql`, `Web`, `Extension`.
     #[serde(default)]
     pub datasource_type: Option<String>,
-    /// Where it connects (server, database, url, ... as the service gives them).
+    /// Where it connects.
     #[serde(default)]
-    pub connection_details: Option<serde_json::Map<String, serde_json::Value>>,
+    pub connection_details: Option<DatasourceConnection>,
     /// The gateway (or the cloud connection's) id, for
     /// [`PowerBiView::gateway`]`(..).datasource(..)`.
     #[serde(default, deserialize_with = "crate::powerbi::models::optional_id")]
@@ -51,6 +51,34 @@ pub struct Datasource {
     /// The data source id.
     #[serde(default, deserialize_with = "crate::powerbi::models::optional_id")]
     pub datasource_id: Option<DatasourceId>,
+}
+
+/// Where a data source connects; which fields are set depends on its type.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DatasourceConnection {
+    /// The server (SQL, Analysis Services, ...).
+    #[serde(default)]
+    pub server: Option<String>,
+    /// The database.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// The URL (web, OData, SharePoint, ...).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The path (files, folders).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The connector kind (extension data sources).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The account (Azure Storage).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The domain (Azure Storage).
+    #[serde(default)]
+    pub domain: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,8 @@ pub(crate) mod profile;
 pub(crate) mod provision;
 
 pub use content::{
-    CloneReportBuilder, Datasource, DatasourceCredentials, DatasourceHandle, GatewayHandle, PrivacyLevel, Refresh,
+    CloneReportBuilder, Datasource, DatasourceConnection, DatasourceCredentials, DatasourceHandle, GatewayHandle,
+    PrivacyLevel, Refresh,
 };
 pub use dashboard::DashboardHandle;
 pub use dataset::DatasetHandle;
