@@ -82,6 +82,7 @@ impl Error {
             Error::Entra(e) => Some(e.status),
             Error::PowerBi(e) => Some(e.status),
             Error::UnexpectedResponse(e) => Some(e.status),
+            Error::Onboarding(e) => e.cause().status(),
             _ => None,
         }
     }
@@ -93,6 +94,7 @@ impl Error {
             Error::Entra(e) => e.trace_id.as_deref(),
             Error::PowerBi(e) => e.request_id.as_deref(),
             Error::UnexpectedResponse(e) => e.request_id.as_deref(),
+            Error::Onboarding(e) => e.cause().request_id(),
             _ => None,
         }
     }
@@ -126,6 +128,7 @@ impl Error {
         match self {
             Error::Entra(e) => e.hint(),
             Error::PowerBi(e) => e.hint(),
+            Error::Onboarding(e) => e.cause().hint(),
             _ => None,
         }
     }

@@ -671,6 +671,8 @@ async fn a_crash_at_each_step_is_named_and_a_second_run_finishes_without_duplica
         assert_eq!((cause.status, cause.code.as_deref()), (400, Some("FakeInjectedFault")));
         assert!(error.to_string().contains(step.name()), "{error}");
         assert!(std::error::Error::source(&error).is_some());
+        assert_eq!(error.status(), Some(400), "the cause's status");
+        assert!(error.request_id().is_some(), "the cause's RequestId");
 
         let done = onboard(&client).send().await.unwrap();
         assert_eq!(fake.profiles().len(), 1, "{step}");
