@@ -893,3 +893,21 @@ async fn onboarding_logs_hold_no_credential_and_name_each_step() {
         );
     }
 }
+
+#[tokio::test]
+async fn listing_every_profile_stops_when_the_service_ignores_skip() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let setup = setup().await;
+    let page = json!({"value": [{"id": "b2ded813-54b7-43f4-b072-ed4c1f9d5824", "displayName": "My new profile"}]});
+    Mock::given(method("GET"))
+        .and(path("/v1.0/myorg/profiles"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page))
+        .with_priority(1)
+        .expect(2)
+        .mount(setup.fake.powerbi_server())
+        .await;
+    let all = setup.client.profiles().list().top(1).send_all().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].display_name, "My new profile");
+}

@@ -281,7 +281,8 @@ impl ImportPbixBuilder<'_> {
         self
     }
 
-    /// Uploads the file and polls the import until `Succeeded`, with its own timeout.
+    /// Uploads the file and polls the import until `Succeeded`, with its own timeout. The file
+    /// is read into memory whole (a large one too), so a retried upload resends the same bytes.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `name` (blank, too long, control characters) or `pbix`

@@ -163,13 +163,17 @@ impl ProfileListBuilder<'_> {
     pub async fn send_all(self) -> Result<Vec<Profile>> {
         let page = self.top.unwrap_or(PAGE);
         let mut skip = self.skip.unwrap_or(0);
-        let mut all = Vec::new();
+        let mut all: Vec<Profile> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         loop {
             let got = self.top(page).skip(skip).send().await?;
             let short = got.len() < page as usize;
             skip = skip.saturating_add(page);
-            all.extend(got);
-            if short || skip == u32::MAX {
+            let before = all.len();
+            all.extend(got.into_iter().filter(|p| seen.insert(p.id)));
+            // A service that ignored `$skip` would repeat a page forever: stop when one brings
+            // nothing new.
+            if short || all.len() == before || skip == u32::MAX {
                 return Ok(all);
             }
         }
