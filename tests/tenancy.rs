@@ -911,3 +911,17 @@ async fn listing_every_profile_stops_when_the_service_ignores_skip() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].display_name, "My new profile");
 }
+
+#[tokio::test]
+async fn a_workspace_name_with_quotes_is_found_by_its_escaped_filter() {
+    let Setup { fake, client, .. } = setup().await;
+    let profile = client.profiles().create("O'Brien").await.unwrap();
+    let customer = client.as_profile(profile.id);
+    let made = customer.workspaces().create("O'Brien & Sons").await.unwrap();
+    let found = customer.workspaces().find("O'Brien & Sons").await.unwrap();
+    assert_eq!(found.iter().map(|w| w.id).collect::<Vec<_>>(), vec![made.id]);
+    let search = powerbi_requests(&fake, 0).pop().unwrap();
+    let filter: Vec<(String, String)> =
+        url::form_urlencoded::parse(search.query.unwrap().as_bytes()).into_owned().collect();
+    assert_eq!(filter, vec![("$filter".to_owned(), "name eq 'O''Brien & Sons'".to_owned())]);
+}
