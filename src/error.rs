@@ -58,6 +58,14 @@ pub enum Error {
     /// A service answered with a success status but a body (or redirect) that is not what the
     /// contract says: HTML, truncated JSON, missing or mistyped fields, absurd values.
     UnexpectedResponse(Arc<UnexpectedResponse>),
+
+    /// A background operation the service runs (an import, a capacity assignment) ended in
+    /// failure.
+    OperationFailed(Arc<crate::powerbi::OperationFailed>),
+
+    /// A step of onboarding or offboarding a customer failed; the error names the step and
+    /// holds the cause ([`Error::source`](std::error::Error::source)).
+    Onboarding(Arc<crate::powerbi::OnboardingError>),
 }
 
 impl fmt::Display for Error {
@@ -69,19 +77,25 @@ impl fmt::Display for Error {
             Error::Credential { credential, message, .. } => write!(f, "{credential} credential: {message}"),
             Error::Transport(e) => e.fmt(f),
             Error::UnexpectedResponse(e) => e.fmt(f),
+            Error::OperationFailed(e) => e.fmt(f),
+            Error::Onboarding(e) => e.fmt(f),
         }
     }
 }
 
-/// The chain: the typed errors inside [`Error::Entra`], [`Error::PowerBi`], [`Error::Transport`]
-/// and [`Error::UnexpectedResponse`] are the error itself (their text is this error's text), so
+/// The chain: the typed errors inside [`Error::Entra`], [`Error::PowerBi`], [`Error::Transport`],
+/// [`Error::UnexpectedResponse`], [`Error::OperationFailed`] and [`Error::Onboarding`] are the
+/// error itself (their text is this error's text), so
 /// `source()` continues below them: a transport failure's HTTP client error, a credential's
-/// transport failure. Nothing in the chain holds a secret: the HTTP client's error has its URL
+/// transport failure, an onboarding step's cause. Nothing in the chain holds a secret: the HTTP client's error has its URL
 /// removed, and a success body's parser error is not kept (it could quote a token).
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Transport(e) => std::error::Error::source(&**e),
+            Error::OperationFailed(e) => std::error::Error::source(&**e),
+            // The step's error: its source is the cause (an `Error` of its own).
+            Error::Onboarding(e) => std::error::Error::source(&**e),
             Error::Credential { source, .. } => {
                 source.as_deref().map(|cause| cause as &(dyn std::error::Error + 'static))
             }
@@ -120,6 +134,7 @@ impl Error {
             Error::Entra(e) => Some(e.status),
             Error::PowerBi(e) => Some(e.status),
             Error::UnexpectedResponse(e) => Some(e.status),
+            Error::Onboarding(e) => e.cause().status(),
             _ => None,
         }
     }
@@ -131,6 +146,7 @@ impl Error {
             Error::Entra(e) => e.trace_id.as_deref(),
             Error::PowerBi(e) => e.request_id.as_deref(),
             Error::UnexpectedResponse(e) => e.request_id.as_deref(),
+            Error::Onboarding(e) => e.cause().request_id(),
             _ => None,
         }
     }
@@ -145,6 +161,7 @@ impl Error {
             Error::Entra(e) => is_retryable_status(e.status),
             Error::UnexpectedResponse(e) => is_retryable_status(e.status),
             Error::Transport(_) => true,
+            Error::Onboarding(e) => e.cause().is_retryable(),
             _ => false,
         }
     }
@@ -163,6 +180,7 @@ impl Error {
         match self {
             Error::Entra(e) => e.hint(),
             Error::PowerBi(e) => e.hint(),
+            Error::Onboarding(e) => e.cause().hint(),
             _ => None,
         }
     }

@@ -50,6 +50,14 @@ pub use powerbi::{
     GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, PowerBiView, Report, ReportHandle, ReportType,
     Tile, TileHandle, TokenKind, Workspace, WorkspaceHandle, XmlaPermissions,
 };
+// Issue 19: profiles, provisioning, content and onboarding.
+pub use powerbi::{
+    AssignToCapacityBuilder, CloneReportBuilder, Datasource, DatasourceConnection, DatasourceCredentials,
+    DatasourceHandle, GatewayHandle, Import, ImportHandle, ImportPbixBuilder, ImportState, Imported, ImportedItem,
+    NameConflict, Offboarded, OnboardCustomer, Onboarded, OnboardingError, OnboardingStep, OperationFailed, PbixSource,
+    Principal, PrivacyLevel, Profile, ProfileHandle, ProfileListBuilder, ProfilesHandle, Refresh, WorkspaceRole,
+    WorkspacesHandle, LARGE_PBIX, MAX_PROFILE_NAME, MAX_WORKSPACE_NAME,
+};
 /// The HTTP client crate this one sends requests with, re-exported: build the client you give
 /// [`HttpOptions::http_client`] with `powerbi_embed::reqwest::Client::builder()` and it is always
 /// the version this crate links. A public dependency: a major reqwest upgrade is a breaking

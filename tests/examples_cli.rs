@@ -822,3 +822,96 @@ async fn doctor_with_azure_settings_needs_the_report_to_try() {
     assert_eq!(fix, "set POWERBI_REPORT_ID to the id of the report to embed");
     assert_eq!(fake.token_request_count(), 0, "nothing is sent before the settings are complete");
 }
+
+// ---- tenant (issue 19) ----------------------------------------------------------------------
+
+/// `tenant onboard` twice (the second run finds everything), the onboarded report embedded with
+/// `embed_token --profile`, `tenant list`, then `tenant offboard` twice, all on one fake.
+#[tokio::test]
+async fn tenant_onboards_lists_and_offboards_a_customer() {
+    let fake = FakeServices::start().await;
+    let dir = std::env::temp_dir().join(format!("tenant-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pbix = dir.join("sales.pbix");
+    std::fs::write(&pbix, b"PK\x03\x04 fake pbix").unwrap();
+    let capacity = "0f084df7-c13d-451b-af5f-ed0c466403b2";
+    let onboard = || {
+        let mut command = example("tenant");
+        fake_env(&mut command, &fake);
+        command.args(["onboard", "--name", "Contoso", "--key", "customer-42", "--capacity", capacity, "--pbix"]);
+        command.arg(&pbix).args(["--param", "Server=sql.contoso.com", "--poll-ms", "1"]);
+        command
+    };
+    let first = stdout_json(&run(onboard()).await);
+    let workspaces = fake.tenant_workspaces();
+    assert_eq!(workspaces.len(), 1);
+    let ws = &workspaces[0];
+    let (report, dataset) = (ws.reports[0].0, ws.reports[0].2);
+    assert_eq!(
+        first,
+        json!({"key": "customer-42", "profile": fake.profiles()[0].id.to_string(), "workspace": ws.id.to_string(),
+               "report": report.to_string(), "dataset": dataset.to_string()})
+    );
+    assert_eq!(ws.reports[0].1, "sales", "named after the file");
+    assert_eq!(ws.datasets[0].2, vec![("Server".to_owned(), "sql.contoso.com".to_owned())]);
+    assert_eq!(stdout_json(&run(onboard()).await), first, "a second run finds what the first made");
+    assert_eq!((fake.profiles().len(), fake.tenant_workspaces().len()), (1, 1));
+
+    let mut embed = example("embed_token");
+    fake_env(&mut embed, &fake);
+    let (profile, workspace) = (first["profile"].as_str().unwrap(), first["workspace"].as_str().unwrap());
+    embed.args(["--profile", profile, "--workspace", workspace, "--report", first["report"].as_str().unwrap()]);
+    let config = stdout_json(&run(embed).await);
+    assert_embed_config(&config, "report");
+    let generate = fake.requests().into_iter().rfind(|r| r.path.ends_with("/GenerateToken")).unwrap();
+    assert_eq!(generate.header("x-powerbi-profile-id"), Some(profile));
+
+    let mut list = example("tenant");
+    fake_env(&mut list, &fake);
+    list.arg("list");
+    assert_eq!(
+        stdout_json(&run(list).await),
+        json!([{"key": "customer-42", "profile": profile, "workspaces": [{"id": workspace, "name": "Contoso"}]}])
+    );
+
+    for expected in [json!({"profile": profile, "workspaces": [workspace]}), json!({"profile": null, "workspaces": []})]
+    {
+        let mut offboard = example("tenant");
+        fake_env(&mut offboard, &fake);
+        offboard.args(["offboard", "--key", "customer-42"]);
+        assert_eq!(stdout_json(&run(offboard).await), expected);
+    }
+    assert!(fake.profiles().is_empty() && fake.tenant_workspaces().is_empty());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn tenant_runs_on_the_built_in_fake_and_refuses_bad_input_in_one_line() {
+    let output = run({
+        let mut command = example("tenant");
+        command.args(["onboard", "--name", "Contoso"]);
+        command
+    })
+    .await;
+    let done = stdout_json(&output);
+    assert_eq!((done["key"].as_str(), done["report"].is_null()), (Some("Contoso"), true));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("built-in fake"));
+
+    let fake = FakeServices::start().await;
+    let cases: &[(&[&str], &str)] = &[
+        (&["bogus"], "unknown command"),
+        (&["onboard"], "--name is required"),
+        (&["onboard", "--name", ""], "invalid name"),
+        (&["onboard", "--name", "C", "--param", "novalue"], "--param takes NAME=VALUE"),
+        (&["onboard", "--name", "C", "--pbix", "/nonexistent/x.pbix"], "invalid pbix"),
+        (&["onboard", "--name", "C", "--capacity", "not-a-guid"], "capacity_id"),
+        (&["offboard"], "--name or --key is required"),
+    ];
+    for (args, expected) in cases {
+        let mut command = example("tenant");
+        fake_env(&mut command, &fake);
+        command.args(*args);
+        let stderr = one_line_failure(&run(command).await);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

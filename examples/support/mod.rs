@@ -148,8 +148,13 @@ pub struct Args {
 impl Args {
     /// Parses `std::env::args`, where `switches` take no value and every other `--flag` does.
     pub fn parse(known_flags: &[&str], switches: &[&str]) -> Self {
+        Self::parse_from(std::env::args().skip(1), known_flags, switches)
+    }
+
+    /// [`parse`](Self::parse) over given arguments (those after a subcommand, say).
+    pub fn parse_from(args: impl Iterator<Item = String>, known_flags: &[&str], switches: &[&str]) -> Self {
         let mut pairs = Vec::new();
-        let mut args = std::env::args().skip(1);
+        let mut args = args;
         while let Some(arg) = args.next() {
             let Some(name) = arg.strip_prefix("--") else { fail(format_args!("unexpected argument {arg:?}")) };
             if switches.contains(&name) {

@@ -206,3 +206,104 @@ pub(crate) fn non_empty_url(url: String, what: &str) -> Result<String> {
     }
     Ok(url)
 }
+
+/// A request other than `GenerateToken` (issue 19's provisioning calls): its method, its path
+/// under the API base, its query and its body. Sent by [`PowerBiView::send`].
+#[derive(Debug, Clone)]
+pub(crate) struct ApiRequest {
+    pub method: reqwest::Method,
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: ApiBody,
+    pub idempotency: Idempotency,
+}
+
+/// The body of an [`ApiRequest`]. `Bytes` so a retry resends it without a copy. Its `Debug`
+/// shows sizes only: a body can hold data-source credentials.
+#[derive(Clone)]
+pub(crate) enum ApiBody {
+    Empty,
+    Json(bytes::Bytes),
+    /// A `multipart/form-data` body and its boundary.
+    Multipart {
+        boundary: String,
+        body: bytes::Bytes,
+    },
+}
+
+impl std::fmt::Debug for ApiBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiBody::Empty => f.write_str("Empty"),
+            ApiBody::Json(body) => write!(f, "Json({} bytes)", body.len()),
+            ApiBody::Multipart { body, .. } => write!(f, "Multipart({} bytes)", body.len()),
+        }
+    }
+}
+
+impl ApiRequest {
+    /// A request without a body.
+    pub fn new(method: reqwest::Method, path: String) -> Self {
+        let idempotency =
+            if method == reqwest::Method::POST { Idempotency::NonIdempotent } else { Idempotency::Idempotent };
+        Self { method, path, query: Vec::new(), body: ApiBody::Empty, idempotency }
+    }
+
+    /// With a JSON body (serializing a crate-made value cannot fail; an error would be a bug,
+    /// reported as bad input rather than a panic).
+    pub fn json(mut self, body: &impl serde::Serialize) -> Result<Self> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::invalid("body", e.to_string()))?;
+        self.body = ApiBody::Json(bytes.into());
+        Ok(self)
+    }
+
+    /// With a query parameter.
+    pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+}
+
+impl<'a> PowerBiView<'a> {
+    /// Sends `request` within the call's deadline (Entra token, retries and waits included);
+    /// an error status becomes [`Error::PowerBi`].
+    pub(crate) async fn send(self, request: ApiRequest) -> Result<Reply> {
+        let call = std::pin::pin!(self.send_unbounded(request));
+        self.bounded(call).await
+    }
+
+    /// [`send`](Self::send), the answer parsed as `T`.
+    pub(crate) async fn send_json<T: DeserializeOwned>(self, request: ApiRequest, what: &'static str) -> Result<T> {
+        let reply = self.send(request).await?;
+        parse_json(&reply, SERVICE, what)
+    }
+
+    async fn send_unbounded(self, request: ApiRequest) -> Result<Reply> {
+        let mut url = self.url(&request.path)?;
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(request.query.iter().map(|(n, v)| (*n, v.as_str())));
+        }
+        let url = &url;
+        let request = &request;
+        tracing::debug!(method = %request.method, path = %request.path, profile = ?self.options.profile, "Power BI call");
+        self.with_entra_token(Need::Valid, |entra| async move {
+            let reply = self
+                .inner
+                .http
+                .execute(SERVICE, request.idempotency, |client| {
+                    let builder = self.authorize(client.request(request.method.clone(), url.clone()), &entra);
+                    match &request.body {
+                        ApiBody::Empty => builder,
+                        ApiBody::Json(body) => builder.header(CONTENT_TYPE, "application/json").body(body.clone()),
+                        ApiBody::Multipart { boundary, body } => builder
+                            .header(CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+                            .body(body.clone()),
+                    }
+                })
+                .await?;
+            check(&reply)?;
+            Ok(reply)
+        })
+        .await
+    }
+}

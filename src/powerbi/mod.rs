@@ -6,11 +6,13 @@ pub(crate) mod call;
 pub(crate) mod client;
 pub(crate) mod embed_config;
 pub(crate) mod error;
+pub(crate) mod failure;
 pub(crate) mod handles;
 pub(crate) mod identity;
 pub(crate) mod models;
 pub(crate) mod operation;
 pub(crate) mod request;
+pub(crate) mod tenancy;
 pub(crate) mod view;
 
 pub use client::{PowerBiClient, PowerBiClientBuilder};
@@ -24,3 +26,12 @@ pub use request::{
     TokenKind, XmlaPermissions,
 };
 pub use view::PowerBiView;
+// Issue 19: profiles, provisioning, content and onboarding.
+pub use failure::{OnboardingError, OnboardingStep, OperationFailed};
+pub use handles::{
+    AssignToCapacityBuilder, CloneReportBuilder, Datasource, DatasourceConnection, DatasourceCredentials,
+    DatasourceHandle, GatewayHandle, Import, ImportHandle, ImportPbixBuilder, ImportState, Imported, ImportedItem,
+    NameConflict, PbixSource, Principal, PrivacyLevel, Profile, ProfileHandle, ProfileListBuilder, ProfilesHandle,
+    Refresh, WorkspaceRole, WorkspacesHandle, LARGE_PBIX, MAX_PROFILE_NAME, MAX_WORKSPACE_NAME,
+};
+pub use tenancy::{Offboarded, OnboardCustomer, Onboarded};

@@ -355,7 +355,7 @@ pub struct Capacity {
 
 /// An optional reference to another item: absent, `null` and `""` are none (the service writes
 /// empty strings for missing references in places); anything else must be a GUID.
-fn optional_id<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+pub(crate) fn optional_id<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: From<Guid>,

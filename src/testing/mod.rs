@@ -35,6 +35,7 @@ mod fault;
 mod powerbi;
 mod server;
 mod state;
+mod tenancy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,7 @@ pub use fault::FakeFault;
 pub use server::SafeMockServer;
 use state::FakeState;
 pub use state::{FakeItems, RecordedRequest};
+pub use tenancy::{FakeDataset, FakeProfile, FakeWorkspace};
 
 /// A running fake of both services. The servers stop when it is dropped, and dropping it is
 /// safe from any task (see [`SafeMockServer`]).
@@ -154,6 +156,36 @@ impl FakeServices {
         self.state.requests().iter().filter(|r| r.path.ends_with("/GenerateToken")).count()
     }
 
+    /// The profiles made through the fake (issue 19), in the order they were made.
+    pub fn profiles(&self) -> Vec<FakeProfile> {
+        self.state.tenancy.profiles()
+    }
+
+    /// The workspaces made through the fake's `POST groups`, with their members, capacity,
+    /// reports, datasets and parameters.
+    pub fn tenant_workspaces(&self) -> Vec<FakeWorkspace> {
+        self.state.tenancy.workspaces()
+    }
+
+    /// The bodies of the credential updates (`PATCH gateways/{g}/datasources/{d}`) received,
+    /// with their gateway and data source (these hold the test's credentials as sent).
+    pub fn credential_updates(&self) -> Vec<(crate::GatewayId, crate::DatasourceId, serde_json::Value)> {
+        self.state.tenancy.credentials()
+    }
+
+    /// The next request with this method whose path ends with `path_suffix` is answered with
+    /// `status` and a `{"error": {"code": "FakeInjectedFault", ..}}` body, once: to test what
+    /// your code does when one step of a sequence fails (a crash between steps).
+    pub fn fail_next(&self, method: &str, path_suffix: &str, status: u16) {
+        self.state.tenancy.fail_next(method, path_suffix, status);
+    }
+
+    /// The next `times` imports are refused with 429 `ImportThrottlerCode` and
+    /// `Retry-After: 1`, as the live service throttles imports.
+    pub fn throttle_imports(&self, times: u32) {
+        self.state.tenancy.throttle_imports(times);
+    }
+
     /// The Entra server, to mount extra wiremock behaviour (faults) on it.
     pub fn entra_server(&self) -> &MockServer {
         &self.entra
@@ -225,6 +257,7 @@ impl FakeServicesBuilder {
             .respond_with(powerbi::PowerBiApi::new(state.clone()))
             .mount(&powerbi)
             .await;
+        state.tenancy.set_base(powerbi.uri());
         FakeServices { entra, powerbi, state }
     }
 }

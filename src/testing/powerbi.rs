@@ -51,6 +51,10 @@ impl PowerBiApi {
 
     fn answer(&self, request: &Request, request_id: &str) -> ResponseTemplate {
         let now = OffsetDateTime::now_utc();
+        if let Some(blob) = request.url.path().strip_prefix("/v1.0/myorg/fake-blob/") {
+            // The temporary upload location the tenancy fake hands out: a SAS URL, no bearer.
+            return self.state.tenancy.answer(request, &["fake-blob", blob]).unwrap_or_else(not_found);
+        }
         let bearer = request
             .headers
             .get("authorization")
@@ -76,6 +80,9 @@ impl PowerBiApi {
             return rejected(401, "ServicePrincipalIsNotAllowedByTenantAdminSwitch");
         }
         let segments: Vec<&str> = request.url.path().trim_start_matches("/v1.0/myorg/").split('/').collect();
+        if let Some(answer) = self.state.tenancy.answer(request, &segments) {
+            return answer;
+        }
         let is_post = request.method.as_str() == "POST";
         let route = route(&segments, is_post);
         let items = &self.state.config.items;

@@ -112,11 +112,19 @@ pub(crate) struct FakeState {
     /// Refresh tokens issued for the master user.
     refresh_tokens: Mutex<Vec<String>>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Profiles, their workspaces and content (issue 19).
+    pub tenancy: super::tenancy::Tenancy,
 }
 
 impl FakeState {
     pub fn new(config: FakeConfig) -> Self {
-        Self { config, access_tokens: Mutex::default(), refresh_tokens: Mutex::default(), requests: Mutex::default() }
+        Self {
+            config,
+            access_tokens: Mutex::default(),
+            refresh_tokens: Mutex::default(),
+            requests: Mutex::default(),
+            tenancy: Default::default(),
+        }
     }
 
     pub fn record(&self, service: &'static str, request: &wiremock::Request) {

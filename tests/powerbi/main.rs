@@ -10,5 +10,6 @@ mod hints;
 mod live_corpus;
 mod request_builders;
 mod request_schema;
+mod tenancy;
 mod testing_fake;
 mod views;
