@@ -49,6 +49,8 @@ pub use powerbi::{
     GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, PowerBiView, Report, ReportHandle, ReportType,
     Tile, TileHandle, TokenKind, Workspace, WorkspaceHandle, XmlaPermissions,
 };
+// Issue 17: embedding scenarios.
+pub use powerbi::{AadConfigBuilder, EmbedSettings, Permissions, TokenType, ViewMode, VisualHandle};
 pub use secret::Secret;
 /// The date-time crate used in this API (token expiries are [`time::OffsetDateTime`]).
 pub use time;

@@ -200,7 +200,7 @@ async fn a_live_dataset_gives_its_camel_case_embed_urls_to_qna_and_report_creati
     let json = serde_json::to_value(&config).unwrap();
     assert_eq!(
         (&json["type"], &json["datasetId"]),
-        (&serde_json::json!("report"), &serde_json::json!(dagster::DATASET))
+        (&serde_json::json!("create"), &serde_json::json!(dagster::DATASET))
     );
     assert_eq!(json["embedUrl"], live["createReportEmbedURL"]);
     assert_eq!(config.token().expiration(), datetime!(2018-07-29 17:58:19 UTC));

@@ -109,6 +109,20 @@ impl EffectiveIdentity {
     /// Checks the documented rules. `at` is the identity's place in its request, for the field
     /// name (`identities[0].username`).
     pub(crate) fn validate(&self, at: usize) -> Result<()> {
+        self.validate_before_lookup(at)?;
+        // Power BI refuses such an identity after a round trip ("DatasetId is required for any
+        // EffectiveIdentity"), so say it here, before any request.
+        if self.datasets.is_empty() && self.reports.is_empty() {
+            return Err(Error::invalid(
+                format!("identities[{at}].datasets"),
+                "is empty, and so is reports: name the dataset (or paginated report) the identity applies to",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every rule but the one a dataset lookup can satisfy (naming a dataset or report).
+    pub(crate) fn validate_before_lookup(&self, at: usize) -> Result<()> {
         let field = |name: &str| format!("identities[{at}].{name}");
         let username = &self.username;
         if username.is_empty() {
@@ -141,15 +155,17 @@ impl EffectiveIdentity {
         if self.identity_blob.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::invalid(field("identityBlob"), "is empty"));
         }
-        // Power BI refuses such an identity after a round trip ("DatasetId is required for any
-        // EffectiveIdentity"), so say it here, before any request.
-        if self.datasets.is_empty() && self.reports.is_empty() {
-            return Err(Error::invalid(
-                field("datasets"),
-                "is empty, and so is reports: name the dataset (or paginated report) the identity applies to",
-            ));
-        }
         Ok(())
+    }
+
+    /// Whether it names a dataset or a paginated report.
+    pub(crate) fn has_target(&self) -> bool {
+        !self.datasets.is_empty() || !self.reports.is_empty()
+    }
+
+    /// Whether it carries at least one role.
+    pub(crate) fn has_roles(&self) -> bool {
+        !self.roles.is_empty()
     }
 
     /// The wire form, borrowing from `self`. Call after [`validate`](Self::validate).

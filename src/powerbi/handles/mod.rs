@@ -10,6 +10,6 @@ mod workspace;
 
 pub use dashboard::DashboardHandle;
 pub use dataset::DatasetHandle;
-pub use report::ReportHandle;
+pub use report::{AadConfigBuilder, ReportHandle, VisualHandle};
 pub use tile::TileHandle;
 pub use workspace::WorkspaceHandle;

@@ -1,0 +1,164 @@
+//! The lookup cache: report and dataset metadata (embed URLs, dataset ids, RLS flags) kept for a
+//! bounded time, so an embed config whose token is cached costs no Power BI call at all.
+//!
+//! Keyed by (profile, item kind, workspace, item): two customers never share a lookup. Only the
+//! `*_config` paths and RLS-from-data read it; `get()` stays fresh (docs/api.md §13, answer 7).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::cache::{CacheKey, Expiring, Need, Storable};
+use crate::error::Result;
+use crate::ids::{DatasetId, Guid, ProfileId, ReportId, WorkspaceId};
+use crate::powerbi::models::{Dataset, Report};
+use crate::powerbi::operation::fold;
+use crate::powerbi::view::PowerBiView;
+
+/// What a lookup is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ItemKind {
+    Report,
+    Dataset,
+}
+
+/// (profile, item kind, workspace, item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LookupKey {
+    pub profile: Option<ProfileId>,
+    pub kind: ItemKind,
+    pub workspace: WorkspaceId,
+    pub item: Guid,
+}
+
+impl std::hash::Hash for LookupKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let seed = match self.kind {
+            ItemKind::Report => 11,
+            ItemKind::Dataset => 13,
+        };
+        let profile = self.profile.map_or(0, |p| p.guid().as_u128());
+        let folded =
+            [profile, self.workspace.guid().as_u128(), self.item.as_u128()].iter().fold(seed, |f, &id| fold(f, id));
+        state.write_u64(folded);
+    }
+}
+
+impl CacheKey for LookupKey {
+    fn key_text(&self) -> Cow<'_, str> {
+        let profile = self.profile.map_or_else(|| "-".to_owned(), |p| p.to_string());
+        let kind = match self.kind {
+            ItemKind::Report => "report",
+            ItemKind::Dataset => "dataset",
+        };
+        format!("{profile}|{kind}|{}|{}", self.workspace, self.item).into()
+    }
+}
+
+/// A looked-up item, valid until `expires` (fetch time plus the configured lifetime).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Lookup {
+    #[serde(rename = "v")]
+    item: LookedUp,
+    #[serde(rename = "e", with = "time::serde::timestamp")]
+    expires: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum LookedUp {
+    #[serde(rename = "r")]
+    Report(Report),
+    #[serde(rename = "d")]
+    Dataset(Dataset),
+}
+
+impl Expiring for Lookup {
+    fn expires_on(&self) -> OffsetDateTime {
+        self.expires
+    }
+}
+
+/// The shared-store form: `{"l": lookup, "f": fetched}`.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    l: Lookup,
+    #[serde(with = "time::serde::timestamp")]
+    f: OffsetDateTime,
+}
+
+impl Storable for Lookup {
+    fn to_bytes(&self, fetched_at: OffsetDateTime) -> Vec<u8> {
+        serde_json::to_vec(&Stored { l: self.clone(), f: fetched_at }).unwrap_or_default()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<(Self, OffsetDateTime)> {
+        let stored: Stored = serde_json::from_slice(bytes).ok()?;
+        Some((stored.l, stored.f))
+    }
+}
+
+impl<'a> PowerBiView<'a> {
+    /// The report, from the lookup cache when it is on and holds it.
+    pub(crate) async fn lookup_report(self, workspace: WorkspaceId, report: ReportId) -> Result<Report> {
+        let path = format!("v1.0/myorg/groups/{workspace}/reports/{report}");
+        let looked_up = self
+            .lookup(ItemKind::Report, workspace, report.guid(), async move {
+                self.get_json::<Report>(path, "report").await.map(LookedUp::Report)
+            })
+            .await?;
+        match looked_up {
+            LookedUp::Report(report) => Ok(report),
+            LookedUp::Dataset(_) => Err(wrong_kind()),
+        }
+    }
+
+    /// The dataset, from the lookup cache when it is on and holds it.
+    pub(crate) async fn lookup_dataset(self, workspace: WorkspaceId, dataset: DatasetId) -> Result<Dataset> {
+        let path = format!("v1.0/myorg/groups/{workspace}/datasets/{dataset}");
+        let looked_up = self
+            .lookup(ItemKind::Dataset, workspace, dataset.guid(), async move {
+                self.get_json::<Dataset>(path, "dataset").await.map(LookedUp::Dataset)
+            })
+            .await?;
+        match looked_up {
+            LookedUp::Dataset(dataset) => Ok(dataset),
+            LookedUp::Report(_) => Err(wrong_kind()),
+        }
+    }
+
+    async fn lookup(
+        self,
+        kind: ItemKind,
+        workspace: WorkspaceId,
+        item: Guid,
+        fetch: impl std::future::Future<Output = Result<LookedUp>>,
+    ) -> Result<LookedUp> {
+        let Some((cache, lifetime)) = &self.inner.lookup_cache else {
+            return fetch.await;
+        };
+        let clock = &self.inner.http.clock;
+        let need = if self.options.refresh { Need::FetchedSince(clock.now()) } else { Need::Valid };
+        let key = LookupKey { profile: self.options.profile, kind, workspace, item };
+        let lifetime = time::Duration::try_from(*lifetime).unwrap_or(time::Duration::MAX);
+        let lookup = cache
+            .get_or_fetch(&key, need, || async move {
+                let item = fetch.await?;
+                Ok(Lookup { item, expires: clock.now().saturating_add(lifetime) })
+            })
+            .await?;
+        Ok(lookup.item)
+    }
+}
+
+/// A shared store entry of the other kind under a key (only a store written by something else
+/// could hold one): an error, never a panic.
+fn wrong_kind() -> crate::Error {
+    crate::Error::UnexpectedResponse(std::sync::Arc::new(crate::error::UnexpectedResponse {
+        service: crate::powerbi::models::SERVICE,
+        status: 200,
+        content_type: None,
+        request_id: None,
+        reason: "the lookup cache held an item of another kind".to_owned(),
+    }))
+}
