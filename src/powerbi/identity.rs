@@ -17,7 +17,8 @@ const MAX_ROLE_CHARS: usize = 50;
 
 /// The end user an embed token acts for, under row-level security (RLS).
 ///
-/// A consuming builder; the rules (username required, at most 256 characters and no spaces; at
+/// A consuming builder; the rules (username required, at most 256 characters and, unless the
+/// identity is for paginated reports only, no spaces; at
 /// most 50 roles, each at most 50 characters and without `,`; at least one dataset or paginated
 /// report) are checked when the request that carries it is built, so one `?` covers everything. An identity with neither [`datasets`](Self::datasets)
 /// nor [`reports`](Self::reports) is refused naming `identities[i].datasets`: Power BI refuses
@@ -131,7 +132,13 @@ impl EffectiveIdentity {
         if username.chars().count() > MAX_USERNAME_CHARS {
             return Err(Error::invalid(field("username"), format!("is longer than {MAX_USERNAME_CHARS} characters")));
         }
-        if username.chars().any(char::is_whitespace) {
+        // The no-spaces rule is the semantic model's (its RLS compares the name with
+        // USERNAME()/USERPRINCIPALNAME()). An identity for paginated reports only is something
+        // else: Microsoft's "Implementing row-level security in embedded paginated reports" passes
+        // it to the report as the built-in UserID field, any filter value, and the Generate Token
+        // reference's own example of such an identity is "John Smith". So it may hold spaces.
+        let report_scoped = self.datasets.is_empty() && !self.reports.is_empty();
+        if !report_scoped && username.chars().any(char::is_whitespace) {
             return Err(Error::invalid(field("username"), "must not contain spaces"));
         }
         if self.roles.len() > MAX_ROLES {

@@ -180,10 +180,10 @@ impl VisualHandle<'_> {
     ///
     /// # Errors
     /// As [`ReportHandle::embed_config`].
-    pub async fn embed_config(&self, request: &GenerateTokenRequest<ForReport>) -> Result<EmbedConfig> {
+    pub async fn embed_config(self, request: &GenerateTokenRequest<ForReport>) -> Result<EmbedConfig> {
         let (report, token) = self.report.report_and_token(request).await?;
         let url = non_empty_url(report.embed_url, "report")?;
-        let config = EmbedConfig::visual(report.id, self.page.clone(), self.visual.clone(), url, token);
+        let config = EmbedConfig::visual(report.id, self.page, self.visual, url, token);
         Ok(with_rights(config, request, report.report_type.as_ref()))
     }
 }
