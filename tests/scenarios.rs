@@ -520,3 +520,19 @@ async fn a_visual_config_names_its_page_and_visual() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_replica_sharing_the_store_makes_its_first_config_without_a_power_bi_call() {
+    let fakes = Fakes::start().await;
+    fakes.get(report_path(REPORT), report_body(REPORT, "PowerBIReport"), 1).await;
+    fakes.generate(v1_path(REPORT), r#"{"accessLevel":"View"}"#.into(), 1).await;
+    let store = std::sync::Arc::new(powerbi_embed::MemoryStore::new());
+    let replica = || {
+        let shared = powerbi_embed::SharedCache::new(store.clone(), [7u8; 32]);
+        fakes.builder().shared_cache(shared).lookup_cache(Duration::from_secs(600)).build().unwrap()
+    };
+    let request = GenerateTokenRequest::report_view().build().unwrap();
+    let first = replica().workspace(WORKSPACE).report(REPORT).embed_config(&request).await.unwrap();
+    let second = replica().workspace(WORKSPACE).report(REPORT).embed_config(&request).await.unwrap();
+    assert_eq!(to_json(&first), to_json(&second), "the lookup and the token both came from the store");
+}

@@ -76,7 +76,7 @@ impl PowerBiView<'_> {
         match located {
             Located::Report { workspace, report, edit } => {
                 let found = self.lookup_report(workspace, report).await?;
-                let url = non_empty_url(found.embed_url, "report")?;
+                let url = non_empty_url(found.embed_url.clone(), "report")?;
                 let rights = if found.report_type == Some(ReportType::Paginated) {
                     Rights::None
                 } else {
@@ -87,8 +87,10 @@ impl PowerBiView<'_> {
             }
             Located::Creation { workspace, dataset } => {
                 let found = self.lookup_dataset(workspace, dataset).await?;
-                let url =
-                    non_empty_url(found.create_report_embed_url.unwrap_or_default(), "dataset (createReportEmbedURL)")?;
+                let url = non_empty_url(
+                    found.create_report_embed_url.clone().unwrap_or_default(),
+                    "dataset (createReportEmbedURL)",
+                )?;
                 Ok((Box::new(move |token| EmbedConfig::report_creation(dataset, url, token)), Rights::Create))
             }
         }

@@ -5,6 +5,7 @@
 //! `*_config` paths and RLS-from-data read it; `get()` stays fresh (docs/api.md §13, answer 7).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -56,21 +57,18 @@ impl CacheKey for LookupKey {
     }
 }
 
-/// A looked-up item, valid until `expires` (fetch time plus the configured lifetime).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A looked-up item, valid until `expires` (fetch time plus the configured lifetime). Cloning
+/// it (every hit does) is a reference-count increment.
+#[derive(Debug, Clone)]
 pub(crate) struct Lookup {
-    #[serde(rename = "v")]
     item: LookedUp,
-    #[serde(rename = "e", with = "time::serde::timestamp")]
     expires: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 enum LookedUp {
-    #[serde(rename = "r")]
-    Report(Report),
-    #[serde(rename = "d")]
-    Dataset(Dataset),
+    Report(Arc<Report>),
+    Dataset(Arc<Dataset>),
 }
 
 impl Expiring for Lookup {
@@ -79,32 +77,55 @@ impl Expiring for Lookup {
     }
 }
 
-/// The shared-store form: `{"l": lookup, "f": fetched}`.
-#[derive(Serialize, Deserialize)]
+/// The shared-store form: `{"r" or "d": item, "e": expires, "f": fetched}`.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    r: Option<&'a Report>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    d: Option<&'a Dataset>,
+    e: i64,
+    f: i64,
+}
+
+#[derive(Deserialize)]
 struct Stored {
-    l: Lookup,
-    #[serde(with = "time::serde::timestamp")]
-    f: OffsetDateTime,
+    r: Option<Report>,
+    d: Option<Dataset>,
+    e: i64,
+    f: i64,
 }
 
 impl Storable for Lookup {
     fn to_bytes(&self, fetched_at: OffsetDateTime) -> Vec<u8> {
-        serde_json::to_vec(&Stored { l: self.clone(), f: fetched_at }).unwrap_or_default()
+        let (r, d) = match &self.item {
+            LookedUp::Report(report) => (Some(&**report), None),
+            LookedUp::Dataset(dataset) => (None, Some(&**dataset)),
+        };
+        let stored = StoredRef { r, d, e: self.expires.unix_timestamp(), f: fetched_at.unix_timestamp() };
+        serde_json::to_vec(&stored).unwrap_or_default()
     }
 
     fn from_bytes(bytes: &[u8]) -> Option<(Self, OffsetDateTime)> {
         let stored: Stored = serde_json::from_slice(bytes).ok()?;
-        Some((stored.l, stored.f))
+        let item = match (stored.r, stored.d) {
+            (Some(report), None) => LookedUp::Report(Arc::new(report)),
+            (None, Some(dataset)) => LookedUp::Dataset(Arc::new(dataset)),
+            _ => return None,
+        };
+        let expires = OffsetDateTime::from_unix_timestamp(stored.e).ok()?;
+        Some((Lookup { item, expires }, OffsetDateTime::from_unix_timestamp(stored.f).ok()?))
     }
 }
 
 impl<'a> PowerBiView<'a> {
     /// The report, from the lookup cache when it is on and holds it.
-    pub(crate) async fn lookup_report(self, workspace: WorkspaceId, report: ReportId) -> Result<Report> {
-        let path = format!("v1.0/myorg/groups/{workspace}/reports/{report}");
+    pub(crate) async fn lookup_report(self, workspace: WorkspaceId, report: ReportId) -> Result<Arc<Report>> {
+        // The path is formatted only when the lookup is sent, never on a hit.
         let looked_up = self
             .lookup(ItemKind::Report, workspace, report.guid(), async move {
-                self.get_json::<Report>(path, "report").await.map(LookedUp::Report)
+                let path = format!("v1.0/myorg/groups/{workspace}/reports/{report}");
+                self.get_json::<Report>(path, "report").await.map(|r| LookedUp::Report(Arc::new(r)))
             })
             .await?;
         match looked_up {
@@ -114,11 +135,11 @@ impl<'a> PowerBiView<'a> {
     }
 
     /// The dataset, from the lookup cache when it is on and holds it.
-    pub(crate) async fn lookup_dataset(self, workspace: WorkspaceId, dataset: DatasetId) -> Result<Dataset> {
-        let path = format!("v1.0/myorg/groups/{workspace}/datasets/{dataset}");
+    pub(crate) async fn lookup_dataset(self, workspace: WorkspaceId, dataset: DatasetId) -> Result<Arc<Dataset>> {
         let looked_up = self
             .lookup(ItemKind::Dataset, workspace, dataset.guid(), async move {
-                self.get_json::<Dataset>(path, "dataset").await.map(LookedUp::Dataset)
+                let path = format!("v1.0/myorg/groups/{workspace}/datasets/{dataset}");
+                self.get_json::<Dataset>(path, "dataset").await.map(|d| LookedUp::Dataset(Arc::new(d)))
             })
             .await?;
         match looked_up {

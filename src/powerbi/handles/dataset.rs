@@ -41,7 +41,7 @@ impl<'a> DatasetHandle<'a> {
     }
 
     /// The dataset through the lookup cache (when it is on), for the config paths.
-    async fn lookup(self) -> Result<Dataset> {
+    async fn lookup(self) -> Result<std::sync::Arc<Dataset>> {
         self.workspace.view().lookup_dataset(self.workspace.id(), self.id).await
     }
 
@@ -60,7 +60,7 @@ impl<'a> DatasetHandle<'a> {
     /// As [`ReportHandle::embed_config`](crate::ReportHandle::embed_config).
     pub async fn qna_config(self, request: &GenerateTokenRequest<ForQna>) -> Result<EmbedConfig> {
         let (dataset, token) = tokio::try_join!(self.lookup(), self.qna_token(request))?;
-        let url = non_empty_url(dataset.qna_embed_url.unwrap_or_default(), "dataset (qnaEmbedURL)")?;
+        let url = non_empty_url(dataset.qna_embed_url.clone().unwrap_or_default(), "dataset (qnaEmbedURL)")?;
         Ok(EmbedConfig::qna(dataset.id, url, token))
     }
 
@@ -82,7 +82,10 @@ impl<'a> DatasetHandle<'a> {
     /// As [`ReportHandle::embed_config`](crate::ReportHandle::embed_config).
     pub async fn create_report_config(self, request: &GenerateTokenRequest<ForReportCreation>) -> Result<EmbedConfig> {
         let (dataset, token) = tokio::try_join!(self.lookup(), self.create_report_token(request))?;
-        let url = non_empty_url(dataset.create_report_embed_url.unwrap_or_default(), "dataset (createReportEmbedURL)")?;
+        let url = non_empty_url(
+            dataset.create_report_embed_url.clone().unwrap_or_default(),
+            "dataset (createReportEmbedURL)",
+        )?;
         Ok(EmbedConfig::report_creation(dataset.id, url, token))
     }
 }

@@ -1,5 +1,7 @@
 //! [`ReportHandle`]: a report, its embed token and its embed config.
 
+use std::sync::Arc;
+
 use crate::auth::AccessToken;
 use crate::error::{Error, Result};
 use crate::ids::{DatasetId, Guid, ReportId};
@@ -78,7 +80,7 @@ impl<'a> ReportHandle<'a> {
     /// `embedUrl`.
     pub async fn embed_config(self, request: &GenerateTokenRequest<ForReport>) -> Result<EmbedConfig> {
         let (report, token) = self.report_and_token(request).await?;
-        let config = EmbedConfig::report(report.id, non_empty_url(report.embed_url, "report")?, token);
+        let config = EmbedConfig::report(report.id, non_empty_url(report.embed_url.clone(), "report")?, token);
         Ok(with_rights(config, request, report.report_type.as_ref()))
     }
 
@@ -97,7 +99,7 @@ impl<'a> ReportHandle<'a> {
 
     /// The report (looked up) and a token for it, concurrently when nothing about the token
     /// depends on the report.
-    async fn report_and_token(self, request: &GenerateTokenRequest<ForReport>) -> Result<(Report, EmbedToken)> {
+    async fn report_and_token(self, request: &GenerateTokenRequest<ForReport>) -> Result<(Arc<Report>, EmbedToken)> {
         let view = self.workspace.view();
         let workspace = self.workspace.id();
         let via_v2 = view.inner.report_configs_via_v2;
@@ -182,7 +184,7 @@ impl VisualHandle<'_> {
     /// As [`ReportHandle::embed_config`].
     pub async fn embed_config(self, request: &GenerateTokenRequest<ForReport>) -> Result<EmbedConfig> {
         let (report, token) = self.report.report_and_token(request).await?;
-        let url = non_empty_url(report.embed_url, "report")?;
+        let url = non_empty_url(report.embed_url.clone(), "report")?;
         let config = EmbedConfig::visual(report.id, self.page, self.visual, url, token);
         Ok(with_rights(config, request, report.report_type.as_ref()))
     }
@@ -234,7 +236,7 @@ impl AadConfigBuilder<'_> {
             None => tokio::try_join!(lookup, view.inner.aad.token())?,
         };
         let token = EmbedToken::new(token.secret().clone(), Guid::from_u128(0), token.expires_on());
-        let config = EmbedConfig::report(found.id, non_empty_url(found.embed_url, "report")?, token)
+        let config = EmbedConfig::report(found.id, non_empty_url(found.embed_url.clone(), "report")?, token)
             .with_token_type(TokenType::Aad);
         Ok(config)
     }
