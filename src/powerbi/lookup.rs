@@ -134,6 +134,17 @@ impl<'a> PowerBiView<'a> {
         }
     }
 
+    /// The report if the lookup cache holds it fresh: no future, no await. `None` when the cache
+    /// is off, the view refreshes, or the entry is missing or due.
+    pub(crate) fn cached_report(self, workspace: WorkspaceId, report: ReportId) -> Option<Arc<Report>> {
+        let (cache, _) = self.inner.lookup_cache.as_ref().filter(|_| !self.options.refresh)?;
+        let key = LookupKey { profile: self.options.profile, kind: ItemKind::Report, workspace, item: report.guid() };
+        match cache.fresh(&key, Need::Valid)?.item {
+            LookedUp::Report(report) => Some(report),
+            LookedUp::Dataset(_) => None,
+        }
+    }
+
     /// The dataset, from the lookup cache when it is on and holds it.
     pub(crate) async fn lookup_dataset(self, workspace: WorkspaceId, dataset: DatasetId) -> Result<Arc<Dataset>> {
         let looked_up = self
