@@ -68,13 +68,13 @@ fn javascript(status: StatusCode, body: Vec<u8>) -> Response {
 }
 
 /// The crate's `EmbedConfig`, serialized as it is: `powerbi.embed()` takes it unchanged.
-/// `?scenario=edit|v2|aad` picks another embedding scenario than a View token.
+/// `?scenario=edit|v2|aad|create|visual` picks another embedding scenario than a View token.
 async fn embed_config(State(source): State<Arc<EmbedSource>>, RawQuery(query): RawQuery) -> Response {
     let backend = HeaderValue::from_static(source.kind().as_str());
     // The body holds a token: no cache may keep it.
     let headers = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store")), (BACKEND_HEADER, backend)];
     let Some(scenario) = Scenario::from_query(query.as_deref()) else {
-        let body = json!({"error": "scenario must be view, edit, v2 or aad"});
+        let body = json!({"error": "scenario must be view, edit, v2, aad, create or visual"});
         return (StatusCode::BAD_REQUEST, headers, Json(body)).into_response();
     };
     match source.embed_config_for(scenario).await {

@@ -39,6 +39,10 @@ pub enum Scenario {
     /// example signs in as, the real service refuses it (it needs a user's token); the browser
     /// test only checks what powerbi-client sends.
     Aad,
+    /// A new report on the report's dataset (`type: "create"`).
+    Create,
+    /// One visual of the report (`type: "visual"`; the fake's page and visual names).
+    Visual,
 }
 
 impl Scenario {
@@ -50,6 +54,8 @@ impl Scenario {
             Some("edit") => Some(Scenario::Edit),
             Some("v2") => Some(Scenario::MultiResource),
             Some("aad") => Some(Scenario::Aad),
+            Some("create") => Some(Scenario::Create),
+            Some("visual") => Some(Scenario::Visual),
             Some(_) => None,
         }
     }
@@ -129,6 +135,17 @@ impl EmbedSource {
                 Ok(configs.remove(0))
             }
             Scenario::Aad => report.aad_config().send().await,
+            Scenario::Create => {
+                // A report without a dataset (a paginated one) has nothing to build on: the
+                // error of an empty dataset id, which names `dataset_id`.
+                let dataset = match report.get().await?.dataset_id {
+                    Some(dataset) => dataset,
+                    None => "".parse::<powerbi_embed::DatasetId>()?,
+                };
+                let request = GenerateTokenRequest::report_creation().build()?;
+                self.client.workspace(self.workspace_id).dataset(dataset).create_report_config(&request).await
+            }
+            Scenario::Visual => report.visual("ReportSection", "VisualContainer1").embed_config(&self.request).await,
         }
     }
 }

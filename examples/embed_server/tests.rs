@@ -85,6 +85,10 @@ async fn each_scenario_has_its_config() {
     let aad = config("aad").await;
     assert_eq!(aad["tokenType"].as_u64(), Some(0));
     assert!(aad.get("tokenId").is_none());
+    let create = config("create").await;
+    assert_eq!((create["type"].as_str(), create["permissions"].as_u64()), (Some("create"), Some(4)));
+    let visual = config("visual").await;
+    assert_eq!((visual["type"].as_str(), visual["visualName"].as_str()), (Some("visual"), Some("VisualContainer1")));
     let unknown = reqwest::get(format!("{base}/api/embed-config?scenario=nope")).await.unwrap();
     assert_eq!(unknown.status(), 400);
 }

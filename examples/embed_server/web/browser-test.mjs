@@ -8,7 +8,8 @@
 // tokens, each from a new /api/embed-config response, before the old token expires; and (e) for
 // each of issue 17's scenarios (an Edit config, a config from a multi-resource token, a
 // tokenType Aad config), the config passes validateReportLoad and what powerbi-client sent the
-// report frame in /report/load carries its permissions, viewMode and tokenType.
+// report frame in /report/load carries its permissions, viewMode and tokenType; and (f) a create
+// config passes validateCreateReport and a visual config validateReportLoad.
 //
 // The report frame: the embedUrl points at https://app.powerbi.com, which this machine cannot
 // reach (and must not, for a test). Requests for embed pages are answered with FRAME_STUB, a
@@ -137,6 +138,19 @@ const SCENARIOS = [
   { name: 'aad', permissions: undefined, viewMode: undefined, tokenType: models.TokenType.Aad },
 ];
 
+// (f) Configs the page does not embed here, checked with powerbi-models' own validators.
+async function validateOtherConfigs() {
+  const fetchConfig = async (name) => (await fetch(`${baseUrl}/api/embed-config?scenario=${name}`)).json();
+  const create = await fetchConfig('create');
+  const created = models.validateCreateReport(create);
+  check(created === undefined && create.type === 'create' && create.permissions === models.Permissions.Create,
+    `scenario create: validateCreateReport finds no errors, type create, permissions Create${created ? `: ${JSON.stringify(created)}` : ''}`);
+  const visual = await fetchConfig('visual');
+  const loaded = models.validateReportLoad(visual);
+  check(loaded === undefined && visual.type === 'visual' && typeof visual.pageName === 'string' && typeof visual.visualName === 'string',
+    `scenario visual: validateReportLoad finds no errors, with pageName and visualName${loaded ? `: ${JSON.stringify(loaded)}` : ''}`);
+}
+
 async function runScenario(context, seen, scenario) {
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
@@ -217,6 +231,11 @@ async function main() {
       await run(page, seen);
     } catch (error) {
       check(false, `the run went to the end (${error.message.split('\n')[0]})`);
+    }
+    try {
+      await validateOtherConfigs();
+    } catch (error) {
+      check(false, `the other configs were validated (${error.message.split('\n')[0]})`);
     }
     for (const scenario of SCENARIOS) {
       try {
