@@ -536,3 +536,47 @@ async fn a_replica_sharing_the_store_makes_its_first_config_without_a_power_bi_c
     let second = replica().workspace(WORKSPACE).report(REPORT).embed_config(&request).await.unwrap();
     assert_eq!(to_json(&first), to_json(&second), "the lookup and the token both came from the store");
 }
+
+#[tokio::test]
+async fn rls_from_the_data_through_v2_puts_the_identity_in_the_multi_resource_body() {
+    let fakes = Fakes::start().await;
+    fakes.get(report_path(REPORT), report_body(REPORT, "PowerBIReport"), 1).await;
+    fakes.get(dataset_path(), dataset_body(true, true), 1).await;
+    let body = format!(
+        r#"{{"datasets":[{{"id":"{DATASET}"}}],"reports":[{{"id":"{REPORT}"}}],"identities":[{{"username":"ann@contoso.com","roles":["Customer"],"datasets":["{DATASET}"]}}]}}"#
+    );
+    fakes.generate(V2_PATH.into(), body, 1).await;
+    let client = fakes.builder().report_configs_via_v2(true).build().unwrap();
+    let request = GenerateTokenRequest::report_view()
+        .identity_if_required(EffectiveIdentity::new("ann@contoso.com").role("Customer"))
+        .build()
+        .unwrap();
+    let config = client.workspace(WORKSPACE).report(REPORT).embed_config(&request).await.unwrap();
+    assert_eq!(to_json(&config)["permissions"], json!(0));
+}
+
+#[tokio::test]
+async fn rls_from_the_data_applies_to_a_bare_embed_token_too() {
+    let fakes = Fakes::start().await;
+    fakes.get(report_path(REPORT), report_body(REPORT, "PowerBIReport"), 1).await;
+    fakes.get(dataset_path(), dataset_body(true, false), 1).await;
+    let body =
+        format!(r#"{{"accessLevel":"View","identities":[{{"username":"ann@contoso.com","datasets":["{DATASET}"]}}]}}"#);
+    fakes.generate(v1_path(REPORT), body, 1).await;
+    let request = GenerateTokenRequest::report_view()
+        .identity_if_required(EffectiveIdentity::new("ann@contoso.com"))
+        .build()
+        .unwrap();
+    let token = fakes.client().workspace(WORKSPACE).report(REPORT).embed_token(&request).await.unwrap();
+    assert_eq!(token.secret().expose_secret(), "the-embed-token");
+}
+
+#[tokio::test]
+async fn an_aad_config_builder_does_not_print_the_users_token() {
+    let fakes = Fakes::start().await; // strict: building and printing makes no call
+    let client = fakes.client();
+    let token = AccessToken::new("the-users-entra-token", fakes.clock.now() + Duration::from_secs(600));
+    let builder = client.workspace(WORKSPACE).report(REPORT).aad_config().token(token);
+    let debug = format!("{builder:?}");
+    assert!(debug.contains("AadConfigBuilder") && !debug.contains("the-users-entra-token"), "{debug}");
+}
