@@ -194,3 +194,39 @@ fn wrong_kind() -> crate::Error {
         reason: "the lookup cache held an item of another kind".to_owned(),
     }))
 }
+
+/// The shared tier's form of a lookup reads back what the live service answered, field for
+/// field (the recorded answers in tests/fixtures/live/powerbi/, sources in its SOURCES.md).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body of a recording, read at run time (the fixtures are not in the package, so the
+    /// crate must build without them).
+    fn body(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/live/powerbi/{name}", env!("CARGO_MANIFEST_DIR"));
+        let recording = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        recording.split_once("\n\n").map_or(String::new(), |(_, body)| body.to_owned())
+    }
+
+    #[test]
+    fn stored_lookups_of_live_answers_read_back_equal() {
+        let at = time::macros::datetime!(2026-12-02 19:00 UTC);
+        let reports = ["get-report-in-group.dagster.http", "get-report-in-group.paginated.synthetic.http"];
+        for recording in reports {
+            let report: Report = serde_json::from_str(&body(recording)).unwrap();
+            let lookup = Lookup { item: LookedUp::Report(Arc::new(report.clone())), expires: at };
+            let (back, fetched) = Lookup::from_bytes(&lookup.to_bytes(at)).unwrap();
+            assert!(matches!(&back.item, LookedUp::Report(r) if **r == report), "{back:?}");
+            assert_eq!((back.expires, fetched), (at, at));
+        }
+        let datasets = ["get-dataset-in-group.dagster.http", "get-dataset-in-group.rls.learn.http"];
+        for recording in datasets {
+            let dataset: Dataset = serde_json::from_str(&body(recording)).unwrap();
+            let lookup = Lookup { item: LookedUp::Dataset(Arc::new(dataset.clone())), expires: at };
+            let (back, _) = Lookup::from_bytes(&lookup.to_bytes(at)).unwrap();
+            assert!(matches!(&back.item, LookedUp::Dataset(d) if **d == dataset), "{back:?}");
+        }
+        assert!(Lookup::from_bytes(br#"{"e":0,"f":0}"#).is_none(), "neither a report nor a dataset");
+    }
+}
