@@ -61,8 +61,7 @@ impl PowerBiView<'_> {
                 let (config, rights) = looked_up?;
                 let config = config(token.clone());
                 Ok(match rights {
-                    Rights::None => config,
-                    Rights::Create => config,
+                    Rights::AsMade => config,
                     Rights::Report { edit } => config
                         .with_permissions(Permissions::for_report(edit, edit && plan.save_as))
                         .with_view_mode(if edit { plan.view_mode.unwrap_or_default() } else { Default::default() }),
@@ -91,7 +90,7 @@ impl PowerBiView<'_> {
                     found.create_report_embed_url.clone().unwrap_or_default(),
                     "dataset (createReportEmbedURL)",
                 )?;
-                Ok((Box::new(move |token| EmbedConfig::report_creation(dataset, url, token)), Rights::Create))
+                Ok((Box::new(move |token| EmbedConfig::report_creation(dataset, url, token)), Rights::AsMade))
             }
         }
     }
@@ -100,13 +99,11 @@ impl PowerBiView<'_> {
 type ConfigFor = Box<dyn FnOnce(crate::powerbi::models::EmbedToken) -> EmbedConfig + Send>;
 
 enum Rights {
-    /// A paginated report: read-only, no `permissions` or `viewMode`.
-    None,
-    /// A report creation: the config sets its own.
-    Create,
-    Report {
-        edit: bool,
-    },
+    /// The config as made: a paginated report (read-only, no `permissions` or `viewMode`) or a
+    /// report creation (`permissions` Create, set by its constructor).
+    AsMade,
+    /// A Power BI report: the token's rights on it and the request's view mode.
+    Report { edit: bool },
 }
 
 /// Runs `futures` concurrently and returns their outputs in order (at most 100 here: the V2

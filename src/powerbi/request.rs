@@ -329,7 +329,10 @@ impl GenerateTokenRequestBuilder<ForReport> {
     /// says `isEffectiveIdentityRequired`, with the dataset's id filled in when the identity
     /// names no dataset. When the dataset also says `isEffectiveIdentityRolesRequired` and the
     /// identity has no role, the call fails with [`Error::InvalidInput`] naming
-    /// `identities[0].roles` before any `GenerateToken`. A dataset without RLS gets no identity.
+    /// `identities[0].roles` before any `GenerateToken`. A dataset without RLS gets no identity,
+    /// and so does a report without a dataset (a paginated report on its own data sources,
+    /// whose RLS reads the identity as `UserID`: give it one with
+    /// [`EffectiveIdentity::reports`] instead).
     ///
     /// Replaces [`identity`](Self::identity): `build()` refuses both together, naming
     /// `identities`. The rest of the identity's rules are checked by `build()`.
