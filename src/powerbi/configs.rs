@@ -77,7 +77,7 @@ impl PowerBiView<'_> {
                 let found = self.lookup_report(workspace, report).await?;
                 let url = non_empty_url(found.embed_url.clone(), "report")?;
                 let rights = if found.report_type == Some(ReportType::Paginated) {
-                    Rights::None
+                    Rights::AsMade
                 } else {
                     Rights::Report { edit }
                 };
