@@ -3,9 +3,10 @@
 //!
 //! ```text
 //! cargo run --example embed_token -- --workspace W --report R
-//!     [--access-level view|edit|create] [--dataset D] [--allow-save-as]
+//!     [--access-level view|edit|create] [--dataset D] [--allow-save-as] [--view-mode view|edit]
 //!     [--username U --role R1 --role R2 --identity-dataset D] [--custom-data X]
-//!     [--lifetime-minutes N] [--profile P]
+//!     [--lifetime-minutes N] [--profile P] [--multi-resource] [--paginated]
+//! cargo run --example embed_token -- --workspace W --report R --entra-token
 //! cargo run --example embed_token -- --workspace W --dashboard D [--tile T]
 //! cargo run --example embed_token -- --workspace W --qna-dataset D
 //! cargo run --example embed_token -- --workspace W --report R1 --report R2 --dataset D1 --dataset D2 [--target-workspace W2]
@@ -14,8 +15,17 @@
 //! `--username` (with `--role`s) puts an RLS identity in the token. Power BI needs the
 //! dataset the identity applies to: `--identity-dataset`, or when it is left out, the dataset
 //! the command already names (the report's, looked up; `--qna-dataset`; the Create or
-//! multi-resource `--dataset`s). A paginated report (no dataset) gets the identity on the report
-//! itself. A dashboard or tile has no single dataset, so there `--identity-dataset` is required.
+//! multi-resource `--dataset`s). A paginated report (no dataset, or `--paginated`) gets the
+//! identity on the report itself. A dashboard or tile has no single dataset, so there
+//! `--identity-dataset` is required.
+//!
+//! The config carries the rights of its token: `--access-level edit` gives `permissions` 1
+//! (ReadWrite; 7, All, with `--allow-save-as`) and `--view-mode edit` opens it in edit mode.
+//! `--multi-resource` makes the one report's token through the multi-resource (V2)
+//! `GenerateToken`. `--entra-token` prints a `tokenType: 0` (Aad) config carrying the Entra
+//! token of the configured credential instead of an embed token: only a user's token (a master
+//! user, `AZURE_USERNAME`) works in the page, and the page then acts with all of that user's
+//! rights; with a service principal it prints a warning, since the page will refuse it.
 //!
 //! `--dataset` is the dataset a Create token builds on; with several `--report`s or a
 //! `--target-workspace` the datasets join a multi-resource (V2) token, and the output is a JSON
@@ -32,7 +42,7 @@ mod support;
 
 use powerbi_embed::{
     DatasetId, EffectiveIdentity, EmbedConfig, Error, GenerateTokenRequest, GenerateTokenRequestBuilder,
-    GenerateTokenRequestV2, PowerBiView, ReportId, ReportType, TokenKind, WorkspaceHandle,
+    GenerateTokenRequestV2, PowerBiView, ReportId, ReportType, TokenKind, ViewMode, WorkspaceHandle,
 };
 use support::{aad_from_env, acting_as, fail, fail_with, parse_id, powerbi_client, shared_cache_from_env, Args};
 
@@ -51,6 +61,7 @@ const FLAGS: &[&str] = &[
     "tile",
     "qna-dataset",
     "target-workspace",
+    "view-mode",
 ];
 
 /// What `--access-level` asks for.
@@ -63,7 +74,7 @@ enum Access {
 
 #[tokio::main]
 async fn main() {
-    let args = Args::parse(FLAGS, &["allow-save-as"]);
+    let args = Args::parse(FLAGS, &["allow-save-as", "multi-resource", "paginated", "entra-token"]);
     let workspace =
         parse_id(args.one("workspace").unwrap_or_else(|| fail("--workspace is required (the workspace id)")));
     let access = access_level(args.one("access-level"));
@@ -71,10 +82,21 @@ async fn main() {
     let reports: Vec<ReportId> = args.all("report").into_iter().map(parse_id).collect();
     let shared = shared_cache_from_env().await;
     let client = powerbi_client(aad_from_env(shared.as_ref()), shared.as_ref());
+    let client = if args.has("multi-resource") { via_v2(client, shared.as_ref()) } else { client };
     let powerbi = acting_as(&client, profile);
     let multi_resource = reports.len() > 1 || !args.all("target-workspace").is_empty();
 
-    let output = if multi_resource {
+    let output = if args.has("entra-token") {
+        let report = reports.first().copied().unwrap_or_else(|| fail("--entra-token needs --report"));
+        if std::env::var_os("AZURE_USERNAME").is_none() {
+            eprintln!(
+                "warning: --entra-token with a service principal: powerbi-client will refuse this token \
+                 (an Aad config needs a user's token; embed with an embed token instead)"
+            );
+        }
+        let config = powerbi.workspace(workspace).report(report).aad_config().send().await;
+        serde_json::to_string_pretty(&config.unwrap_or_else(|e| fail_with(e)))
+    } else if multi_resource {
         let configs =
             multi_resource_configs(powerbi, &args, workspace, &reports).await.unwrap_or_else(|e| fail_with(e));
         serde_json::to_string_pretty(&configs)
@@ -85,6 +107,30 @@ async fn main() {
         serde_json::to_string_pretty(&config)
     };
     println!("{}", output.expect("embed configs serialize"));
+}
+
+/// The same client settings, with report configs made through the multi-resource route.
+fn via_v2(
+    client: powerbi_embed::PowerBiClient,
+    shared: Option<&powerbi_embed::SharedCache>,
+) -> powerbi_embed::PowerBiClient {
+    let mut builder = powerbi_embed::PowerBiClient::builder(client.aad().clone()).report_configs_via_v2(true);
+    if let Some(api) = support::env("POWERBI_API_URL") {
+        builder = builder.api_base(api);
+    }
+    if let Some(shared) = shared {
+        builder = builder.shared_cache(shared.clone());
+    }
+    builder.build().unwrap_or_else(|e| fail(e))
+}
+
+fn view_mode(value: Option<&str>) -> Option<ViewMode> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None => None,
+        Some("view") => Some(ViewMode::View),
+        Some("edit") => Some(ViewMode::Edit),
+        Some(other) => fail(format_args!("--view-mode must be view or edit, not {other:?}")),
+    }
 }
 
 fn access_level(value: Option<&str>) -> Access {
@@ -136,23 +182,29 @@ async fn single_config(
     let builder =
         if access == Access::Edit { GenerateTokenRequest::report_edit() } else { GenerateTokenRequest::report_view() };
     let builder = if args.has("allow-save-as") { builder.allow_save_as(true) } else { builder };
-    let identity = identity(workspace, args, RlsScope::Reports(vec![report])).await?;
+    let builder = match view_mode(args.one("view-mode")) {
+        Some(mode) => builder.view_mode(mode),
+        None => builder,
+    };
+    let scope = if args.has("paginated") { RlsScope::Paginated(report) } else { RlsScope::Reports(vec![report]) };
+    let identity = identity(workspace, args, scope).await?;
     let request = common_options(builder, identity, args).build()?;
     workspace.report(report).embed_config(&request).await
 }
 
-/// One V2 token for every `--report` and `--dataset`, then one config per report.
+/// One V2 token for every `--report` and `--dataset`, then one config per report (looked up
+/// concurrently with the token).
 async fn multi_resource_configs(
     powerbi: PowerBiView<'_>,
     args: &Args,
-    workspace: powerbi_embed::WorkspaceId,
+    workspace_id: powerbi_embed::WorkspaceId,
     reports: &[ReportId],
 ) -> Result<Vec<EmbedConfig>, Error> {
-    let workspace = powerbi.workspace(workspace);
+    let workspace = powerbi.workspace(workspace_id);
     let datasets: Vec<DatasetId> = args.all("dataset").into_iter().map(parse_id).collect();
     let mut builder = GenerateTokenRequestV2::builder();
     for report in reports {
-        builder = builder.report(*report);
+        builder = builder.report_in(workspace_id, *report);
     }
     for dataset in &datasets {
         builder = builder.dataset(*dataset);
@@ -167,13 +219,7 @@ async fn multi_resource_configs(
     if let Some(minutes) = lifetime(args) {
         builder = builder.lifetime_minutes(minutes);
     }
-    let token = powerbi.embed_token(&builder.build()?).await?;
-    let mut configs = Vec::new();
-    for report_id in reports {
-        let report = workspace.report(*report_id).get().await?;
-        configs.push(EmbedConfig::report(report.id, report.embed_url, token.clone()));
-    }
-    Ok(configs)
+    powerbi.embed_configs(&builder.build()?).await
 }
 
 fn common_options<K: TokenKind>(
@@ -198,6 +244,8 @@ enum RlsScope {
     Reports(Vec<ReportId>),
     /// An item with no single dataset behind it (a dashboard or a tile).
     NoSingleDataset(&'static str),
+    /// A paginated report (`--paginated`): the identity applies to the report itself.
+    Paginated(ReportId),
 }
 
 /// The `--username` identity, if any. Power BI refuses an identity that names no dataset
@@ -236,6 +284,7 @@ async fn identity(
                     };
                 }
             }
+            RlsScope::Paginated(report) => identity = identity.reports([report]),
             RlsScope::NoSingleDataset(item) => {
                 fail(format_args!("--username on a {item} needs --identity-dataset (the dataset the RLS rules are in)"))
             }

@@ -50,6 +50,8 @@ pub use powerbi::{
     GenerateTokenRequestV2Builder, PowerBiClient, PowerBiClientBuilder, PowerBiView, Report, ReportHandle, ReportType,
     Tile, TileHandle, TokenKind, Workspace, WorkspaceHandle, XmlaPermissions,
 };
+// Issue 17: embedding scenarios.
+pub use powerbi::{AadConfigBuilder, EmbedSettings, Permissions, TokenType, ViewMode, VisualHandle};
 // Issue 19: profiles, provisioning, content and onboarding.
 pub use powerbi::{
     AssignToCapacityBuilder, CloneReportBuilder, Datasource, DatasourceConnection, DatasourceCredentials,

@@ -189,7 +189,7 @@ async fn embed_token_covers_every_item_kind() {
             "report",
             r#"{"accessLevel":"Edit","allowSaveAs":true,"lifetimeInMinutes":20}"#,
         ),
-        (vec!["--access-level", "create", "--dataset", dataset], "report", &create_body),
+        (vec!["--access-level", "create", "--dataset", dataset], "create", &create_body),
         (
             vec![
                 "--report",
@@ -914,4 +914,52 @@ async fn tenant_runs_on_the_built_in_fake_and_refuses_bad_input_in_one_line() {
         let stderr = one_line_failure(&run(command).await);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+/// Issue 17's flags: an Edit config with its rights and view mode, one report through V2, a
+/// paginated report's identity (a name with a space), and an Aad config, each with `--profile`.
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_token_scenario_flags() {
+    let fake = FakeServices::start().await;
+    let (ws, report, dataset) = (text(fake.workspace_id()), text(fake.report_id()), text(fake.dataset_id()));
+    let profile = "a7c2b6e1-4c9d-4e53-9f3a-0d1e2f3a4b5c";
+    let command = |args: &[&str]| {
+        let mut command = example("embed_token");
+        fake_env(&mut command, &fake);
+        command.args(["--workspace", ws, "--report", report, "--profile", profile]).args(args);
+        command
+    };
+
+    let edit = command(&["--access-level", "edit", "--allow-save-as", "--view-mode", "edit"]);
+    let config = stdout_json(&run(edit).await);
+    assert_embed_config(&config, "report");
+    assert_eq!((&config["permissions"], &config["viewMode"]), (&json!(7), &json!(1)));
+    assert_eq!(last_generate_token_body(&fake), json!({"accessLevel": "Edit", "allowSaveAs": true}));
+
+    let config = stdout_json(&run(command(&["--multi-resource"])).await);
+    assert_embed_config(&config, "report");
+    assert_eq!(config["permissions"], 0);
+    let sent = fake.requests().into_iter().rfind(|r| r.path.ends_with("/GenerateToken")).unwrap();
+    assert_eq!(sent.path, "/v1.0/myorg/GenerateToken");
+    assert_eq!(sent.body, format!(r#"{{"datasets":[{{"id":"{dataset}"}}],"reports":[{{"id":"{report}"}}]}}"#));
+    assert_eq!(sent.header("x-powerbi-profile-id"), Some(profile));
+
+    let config = stdout_json(&run(command(&["--paginated", "--username", "John Smith"])).await);
+    assert_embed_config(&config, "report");
+    assert_eq!(
+        last_generate_token_body(&fake),
+        json!({"accessLevel": "View", "identities": [{"username": "John Smith", "reports": [report]}]})
+    );
+
+    let before = fake.generate_token_count();
+    let output = run(command(&["--entra-token"])).await;
+    let config = stdout_json(&output);
+    assert_eq!((&config["type"], &config["tokenType"]), (&json!("report"), &json!(0)));
+    assert!(config.get("tokenId").is_none(), "{config}");
+    let entra = config["accessToken"].as_str().unwrap();
+    assert!(!entra.is_empty() && !entra.starts_with("fake-embed-"), "the Entra token, not an embed token");
+    assert_eq!(fake.generate_token_count(), before, "an Aad config needs no GenerateToken");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("service principal"), "{stderr}");
+    assert!(!stderr.contains(entra) && !stderr.contains(fake.client_secret()), "{stderr}");
 }

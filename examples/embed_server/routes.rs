@@ -3,14 +3,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::source::EmbedSource;
+use crate::source::{EmbedSource, Scenario};
 
 /// `powerbi-client` as `install-js.sh` puts it on disk. Served from there rather than a CDN so
 /// the page works offline and runs exactly the version pinned in `web/package-lock.json`.
@@ -68,11 +68,16 @@ fn javascript(status: StatusCode, body: Vec<u8>) -> Response {
 }
 
 /// The crate's `EmbedConfig`, serialized as it is: `powerbi.embed()` takes it unchanged.
-async fn embed_config(State(source): State<Arc<EmbedSource>>) -> Response {
+/// `?scenario=edit|v2|aad|create|visual` picks another embedding scenario than a View token.
+async fn embed_config(State(source): State<Arc<EmbedSource>>, RawQuery(query): RawQuery) -> Response {
     let backend = HeaderValue::from_static(source.kind().as_str());
     // The body holds a token: no cache may keep it.
     let headers = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store")), (BACKEND_HEADER, backend)];
-    match source.embed_config().await {
+    let Some(scenario) = Scenario::from_query(query.as_deref()) else {
+        let body = json!({"error": "scenario must be view, edit, v2, aad, create or visual"});
+        return (StatusCode::BAD_REQUEST, headers, Json(body)).into_response();
+    };
+    match source.embed_config_for(scenario).await {
         Ok(config) => (headers, Json(config)).into_response(),
         Err(error) => {
             // The crate's errors never print secrets, so the message can go to a developer's

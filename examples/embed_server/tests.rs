@@ -67,3 +67,28 @@ async fn powerbi_client_comes_from_node_modules_or_a_503_that_says_how_to_instal
 async fn json(response: reqwest::Response) -> Value {
     serde_json::from_str(&response.text().await.unwrap()).unwrap()
 }
+
+#[tokio::test]
+async fn each_scenario_has_its_config() {
+    let base = serve().await;
+    let config = |scenario: &'static str| {
+        let base = base.clone();
+        async move { json(reqwest::get(format!("{base}/api/embed-config?scenario={scenario}")).await.unwrap()).await }
+    };
+    let edit = config("edit").await;
+    assert_eq!((edit["permissions"].as_u64(), edit["viewMode"].as_u64()), (Some(7), Some(1)));
+    let v2 = config("v2").await;
+    assert_eq!(
+        (v2["type"].as_str(), v2["permissions"].as_u64(), v2["tokenType"].as_u64()),
+        (Some("report"), Some(0), Some(1))
+    );
+    let aad = config("aad").await;
+    assert_eq!(aad["tokenType"].as_u64(), Some(0));
+    assert!(aad.get("tokenId").is_none());
+    let create = config("create").await;
+    assert_eq!((create["type"].as_str(), create["permissions"].as_u64()), (Some("create"), Some(4)));
+    let visual = config("visual").await;
+    assert_eq!((visual["type"].as_str(), visual["visualName"].as_str()), (Some("visual"), Some("VisualContainer1")));
+    let unknown = reqwest::get(format!("{base}/api/embed-config?scenario=nope")).await.unwrap();
+    assert_eq!(unknown.status(), 400);
+}

@@ -64,6 +64,17 @@ impl<K: CacheKey, V: Storable> TokenCache<K, V> {
         slots.entry(key.clone()).or_insert_with(|| Arc::new(Slot::new(shared_name))).clone()
     }
 
+    /// The cached value for `key` if it meets `need` and is not due for renewal, without making
+    /// a slot or awaiting anything: for a caller that would otherwise start a fetch alongside
+    /// other work, and skips that when the value is at hand.
+    pub fn fresh(&self, key: &K, need: Need) -> Option<V> {
+        let slot = self.slots.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()?;
+        match slot.peek(self.now(), need) {
+            Peek::Fresh(value) => Some(value),
+            _ => None,
+        }
+    }
+
     /// The cached value for `key` if it meets `need`, otherwise the result of `fetch`.
     pub async fn get_or_fetch<F, Fut>(&self, key: &K, need: Need, fetch: F) -> Result<V>
     where

@@ -14,6 +14,7 @@ use crate::http::url::{check_scheme, parse_base_url};
 use crate::http::{HttpOptions, HttpPipeline, Idempotency};
 use crate::ids::{ProfileId, WorkspaceId};
 use crate::powerbi::handles::WorkspaceHandle;
+use crate::powerbi::lookup::{Lookup, LookupKey};
 use crate::powerbi::models::{Capacity, EmbedToken};
 use crate::powerbi::operation::Operation;
 use crate::powerbi::request::{GenerateTokenRequestV2, RequestBody};
@@ -66,6 +67,10 @@ pub(crate) struct Inner {
     pub embed_cache: Option<TokenCache<EmbedKey, EmbedToken>>,
     pub default_lifetime: Duration,
     pub generate_idempotency: Idempotency,
+    /// Report and dataset lookups, with how long each is kept (issue 17).
+    pub lookup_cache: Option<(TokenCache<LookupKey, Lookup>, Duration)>,
+    /// Report configs through the multi-resource `GenerateToken` (issue 17).
+    pub report_configs_via_v2: bool,
 }
 
 /// What an embed token is for (operation), as whom (profile), and for whom and how (request
@@ -135,6 +140,8 @@ impl PowerBiClient {
             shared: None,
             default_lifetime: Duration::from_secs(30 * 60),
             generate_idempotent: true,
+            lookup_lifetime: None,
+            report_configs_via_v2: false,
         }
     }
 
@@ -178,6 +185,15 @@ impl PowerBiClient {
         self.view().embed_token(request).await
     }
 
+    /// One multi-resource token and a ready config per located item; see
+    /// [`PowerBiView::embed_configs`].
+    ///
+    /// # Errors
+    /// As [`PowerBiView::embed_configs`].
+    pub async fn embed_configs(&self, request: &GenerateTokenRequestV2) -> Result<Vec<crate::EmbedConfig>> {
+        self.view().embed_configs(request).await
+    }
+
     /// The capacities this identity can see (`GET /v1.0/myorg/capacities`), with their state.
     ///
     /// # Errors
@@ -203,9 +219,35 @@ pub struct PowerBiClientBuilder {
     shared: Option<SharedCache>,
     default_lifetime: Duration,
     generate_idempotent: bool,
+    lookup_lifetime: Option<Duration>,
+    report_configs_via_v2: bool,
 }
 
 impl PowerBiClientBuilder {
+    /// Keeps report and dataset lookups (embed URLs, dataset ids, RLS flags) for `lifetime`
+    /// (off by default; 10 minutes is a good start), per profile, so an embed config whose token
+    /// is cached costs no Power BI call. With [`shared_cache`](Self::shared_cache), replicas
+    /// share the lookups too. Only the `*_config` paths and
+    /// [`identity_if_required`](crate::GenerateTokenRequestBuilder::identity_if_required) read
+    /// it; `get()` is always fresh, and a view's
+    /// [`refresh_cache`](crate::PowerBiView::refresh_cache) looks up anew. A rebound report or a
+    /// changed RLS setting is seen at the latest `lifetime` later. A zero `lifetime` turns it off.
+    pub fn lookup_cache(mut self, lifetime: Duration) -> Self {
+        self.lookup_lifetime = Some(lifetime).filter(|l| !l.is_zero());
+        self
+    }
+
+    /// Makes [`ReportHandle::embed_config`](crate::ReportHandle::embed_config) get its token from
+    /// the multi-resource `GenerateToken` (V2: the report and its dataset, `allowEdit` for an
+    /// Edit token, the report's workspace as `targetWorkspaces` for `allowSaveAs`), as Microsoft
+    /// recommends and as a report on DirectQuery to a semantic model or Direct Lake requires.
+    /// The call site stays the same; the report's dataset is looked up first (through the lookup
+    /// cache when it is on). Default false.
+    pub fn report_configs_via_v2(mut self, via_v2: bool) -> Self {
+        self.report_configs_via_v2 = via_v2;
+        self
+    }
+
     /// Overrides the API base (default: the Entra client's cloud's, e.g.
     /// `https://api.powerbi.com/`). `https`, or `http` to loopback for local fakes.
     pub fn api_base(mut self, api_base: impl Into<String>) -> Self {
@@ -264,6 +306,14 @@ impl PowerBiClientBuilder {
         // Everything that changes an embed token beyond its key (profile, operation, body): the
         // API (cloud) and who signs in (authority, tenant, client).
         let namespace = format!("embed|{}|{}", api_base, self.aad.cache_namespace());
+        let lookup_cache = self.lookup_lifetime.map(|lifetime| {
+            let cache = TokenCache::new(clock.clone(), RefreshPolicy::default());
+            let cache = match &self.shared {
+                Some(shared) => cache.with_shared(shared.clone(), format!("lookup|{namespace}")),
+                None => cache,
+            };
+            (cache, lifetime)
+        });
         let embed_cache = self.embed_cache.map(|policy| {
             let cache = TokenCache::new(clock, policy);
             match self.shared {
@@ -281,6 +331,8 @@ impl PowerBiClientBuilder {
                 embed_cache,
                 default_lifetime: self.default_lifetime,
                 generate_idempotency,
+                lookup_cache,
+                report_configs_via_v2: self.report_configs_via_v2,
             }),
         })
     }

@@ -17,7 +17,8 @@ const MAX_ROLE_CHARS: usize = 50;
 
 /// The end user an embed token acts for, under row-level security (RLS).
 ///
-/// A consuming builder; the rules (username required, at most 256 characters and no spaces; at
+/// A consuming builder; the rules (username required, at most 256 characters and, unless the
+/// identity is for paginated reports only, no spaces; at
 /// most 50 roles, each at most 50 characters and without `,`; at least one dataset or paginated
 /// report) are checked when the request that carries it is built, so one `?` covers everything. An identity with neither [`datasets`](Self::datasets)
 /// nor [`reports`](Self::reports) is refused naming `identities[i].datasets`: Power BI refuses
@@ -109,6 +110,20 @@ impl EffectiveIdentity {
     /// Checks the documented rules. `at` is the identity's place in its request, for the field
     /// name (`identities[0].username`).
     pub(crate) fn validate(&self, at: usize) -> Result<()> {
+        self.validate_before_lookup(at)?;
+        // Power BI refuses such an identity after a round trip ("DatasetId is required for any
+        // EffectiveIdentity"), so say it here, before any request.
+        if self.datasets.is_empty() && self.reports.is_empty() {
+            return Err(Error::invalid(
+                format!("identities[{at}].datasets"),
+                "is empty, and so is reports: name the dataset (or paginated report) the identity applies to",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every rule but the one a dataset lookup can satisfy (naming a dataset or report).
+    pub(crate) fn validate_before_lookup(&self, at: usize) -> Result<()> {
         let field = |name: &str| format!("identities[{at}].{name}");
         let username = &self.username;
         if username.is_empty() {
@@ -117,7 +132,13 @@ impl EffectiveIdentity {
         if username.chars().count() > MAX_USERNAME_CHARS {
             return Err(Error::invalid(field("username"), format!("is longer than {MAX_USERNAME_CHARS} characters")));
         }
-        if username.chars().any(char::is_whitespace) {
+        // The no-spaces rule is the semantic model's (its RLS compares the name with
+        // USERNAME()/USERPRINCIPALNAME()). An identity for paginated reports only is something
+        // else: Microsoft's "Implementing row-level security in embedded paginated reports" passes
+        // it to the report as the built-in UserID field, any filter value, and the Generate Token
+        // reference's own example of such an identity is "John Smith". So it may hold spaces.
+        let report_scoped = self.datasets.is_empty() && !self.reports.is_empty();
+        if !report_scoped && username.chars().any(char::is_whitespace) {
             return Err(Error::invalid(field("username"), "must not contain spaces"));
         }
         if self.roles.len() > MAX_ROLES {
@@ -141,15 +162,17 @@ impl EffectiveIdentity {
         if self.identity_blob.as_ref().is_some_and(Secret::is_empty) {
             return Err(Error::invalid(field("identityBlob"), "is empty"));
         }
-        // Power BI refuses such an identity after a round trip ("DatasetId is required for any
-        // EffectiveIdentity"), so say it here, before any request.
-        if self.datasets.is_empty() && self.reports.is_empty() {
-            return Err(Error::invalid(
-                field("datasets"),
-                "is empty, and so is reports: name the dataset (or paginated report) the identity applies to",
-            ));
-        }
         Ok(())
+    }
+
+    /// Whether it names a dataset or a paginated report.
+    pub(crate) fn has_target(&self) -> bool {
+        !self.datasets.is_empty() || !self.reports.is_empty()
+    }
+
+    /// Whether it carries at least one role.
+    pub(crate) fn has_roles(&self) -> bool {
+        !self.roles.is_empty()
     }
 
     /// The wire form, borrowing from `self`. Call after [`validate`](Self::validate).

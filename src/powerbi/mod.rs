@@ -4,11 +4,13 @@
 
 pub(crate) mod call;
 pub(crate) mod client;
+pub(crate) mod configs;
 pub(crate) mod embed_config;
 pub(crate) mod error;
 pub(crate) mod failure;
 pub(crate) mod handles;
 pub(crate) mod identity;
+pub(crate) mod lookup;
 pub(crate) mod models;
 pub(crate) mod operation;
 pub(crate) mod request;
@@ -16,8 +18,10 @@ pub(crate) mod tenancy;
 pub(crate) mod view;
 
 pub use client::{PowerBiClient, PowerBiClientBuilder};
-pub use embed_config::{EmbedConfig, EmbedType};
-pub use handles::{DashboardHandle, DatasetHandle, ReportHandle, TileHandle, WorkspaceHandle};
+pub use embed_config::{EmbedConfig, EmbedSettings, EmbedType, Permissions, TokenType, ViewMode};
+pub use handles::{
+    AadConfigBuilder, DashboardHandle, DatasetHandle, ReportHandle, TileHandle, VisualHandle, WorkspaceHandle,
+};
 pub use identity::EffectiveIdentity;
 pub use models::{Capacity, CapacityState, Dashboard, Dataset, EmbedToken, Report, ReportType, Tile, Workspace};
 pub use request::{

@@ -139,7 +139,7 @@ impl crate::cache::Storable for EmbedToken {
 }
 
 /// The kind of a report.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[non_exhaustive]
 pub enum ReportType {
     /// An interactive Power BI report.
@@ -153,8 +153,9 @@ pub enum ReportType {
     Other,
 }
 
-/// A report in a workspace.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A report in a workspace. (`Serialize` writes the service's camelCase, which `Deserialize`
+/// reads back: the lookup cache's shared tier stores it so.)
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Report {
@@ -229,8 +230,8 @@ pub struct Tile {
 ///
 /// The live service spells every field in camelCase (`createReportEmbedURL`, `qnaEmbedURL`,
 /// `isEffectiveIdentityRequired`, ...), where Microsoft's swagger says PascalCase
-/// (`CreateReportEmbedURL`, ...); both spellings are read.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// (`CreateReportEmbedURL`, ...); both spellings are read (and `Serialize` writes the camelCase).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Dataset {

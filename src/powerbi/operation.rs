@@ -32,6 +32,14 @@ pub(crate) enum Operation {
         dataset: DatasetId,
     },
     MultiResource,
+    /// A report's token through the multi-resource route: the report's V1 request, sent as a V2
+    /// body naming the report (and its dataset, from the lookup).
+    ReportViaV2 {
+        workspace: WorkspaceId,
+        report: ReportId,
+        dataset: Option<DatasetId>,
+        edit: bool,
+    },
 }
 
 impl Operation {
@@ -53,7 +61,7 @@ impl Operation {
             Operation::Qna { workspace, dataset } => {
                 format!("v1.0/myorg/groups/{workspace}/datasets/{dataset}/GenerateToken")
             }
-            Operation::MultiResource => "v1.0/myorg/GenerateToken".to_owned(),
+            Operation::MultiResource | Operation::ReportViaV2 { .. } => "v1.0/myorg/GenerateToken".to_owned(),
         }
     }
 
@@ -62,6 +70,9 @@ impl Operation {
         match self {
             Operation::ReportCreation { dataset, .. } => {
                 Cow::Owned(body.json_with_field_after_the_first("datasetId", dataset))
+            }
+            Operation::ReportViaV2 { workspace, report, dataset, edit } => {
+                Cow::Owned(body.v1_as_v2(*workspace, *report, *dataset, *edit))
             }
             _ => Cow::Borrowed(body.json()),
         }
@@ -91,6 +102,11 @@ impl Operation {
             }
             Operation::Qna { workspace, dataset } => [5, workspace.guid().as_u128(), dataset.guid().as_u128()],
             Operation::MultiResource => [6, 0, 0],
+            Operation::ReportViaV2 { workspace, report, dataset, edit } => [
+                7 ^ (u128::from(edit) << 8),
+                workspace.guid().as_u128() ^ dataset.map_or(0, |d| d.guid().as_u128()).rotate_left(64),
+                report.guid().as_u128(),
+            ],
         };
         ids.iter().fold(0, |folded, &id| fold(folded, id))
     }
@@ -104,6 +120,7 @@ impl Operation {
             Operation::Tile { .. } => "tile",
             Operation::Qna { .. } => "qna",
             Operation::MultiResource => "multi_resource",
+            Operation::ReportViaV2 { .. } => "report_via_v2",
         }
     }
 }

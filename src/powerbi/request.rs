@@ -146,7 +146,18 @@ pub struct GenerateTokenRequest<K: TokenKind> {
     lifetime_minutes: Option<u32>,
     identities: usize,
     body: RequestBody,
+    page: PageChoices,
     kind: PhantomData<fn() -> K>,
+}
+
+/// What a request decides beyond its body: how the page opens, and the identity to send only
+/// when the report's dataset asks for one. Not part of the body, and so not of the cache key
+/// (the conditional identity enters the key as the body it turns into).
+#[derive(Clone, Default)]
+pub(crate) struct PageChoices {
+    pub allow_save_as: bool,
+    pub view_mode: Option<crate::powerbi::embed_config::ViewMode>,
+    pub identity_if_required: Option<Arc<EffectiveIdentity>>,
 }
 
 impl<K: TokenKind> Clone for GenerateTokenRequest<K> {
@@ -156,6 +167,7 @@ impl<K: TokenKind> Clone for GenerateTokenRequest<K> {
             lifetime_minutes: self.lifetime_minutes,
             identities: self.identities,
             body: self.body.clone(),
+            page: self.page.clone(),
             kind: PhantomData,
         }
     }
@@ -224,6 +236,23 @@ impl<K: TokenKind> GenerateTokenRequest<K> {
     pub(crate) fn body(&self) -> &RequestBody {
         &self.body
     }
+
+    pub(crate) fn page(&self) -> &PageChoices {
+        &self.page
+    }
+
+    /// The V1 body with `identity` added, for an identity sent only because the dataset needs
+    /// one. Serialized per call: such requests differ per dataset lookup.
+    pub(crate) fn body_with_identity(&self, identity: &EffectiveIdentity) -> Result<RequestBody> {
+        identity.validate(0)?;
+        let wire = WireV1 {
+            access_level: self.access_level,
+            allow_save_as: self.page.allow_save_as.then_some(true),
+            identities: vec![identity.wire()],
+            lifetime_in_minutes: self.lifetime_minutes,
+        };
+        RequestBody::serialize(&wire)
+    }
 }
 
 impl<K: TokenKind> fmt::Debug for GenerateTokenRequest<K> {
@@ -245,6 +274,8 @@ pub struct GenerateTokenRequestBuilder<K: TokenKind> {
     allow_save_as: Option<bool>,
     identities: Vec<EffectiveIdentity>,
     lifetime_minutes: Option<i64>,
+    view_mode: Option<crate::powerbi::embed_config::ViewMode>,
+    identity_if_required: Option<EffectiveIdentity>,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -255,6 +286,8 @@ impl<K: TokenKind> Clone for GenerateTokenRequestBuilder<K> {
             allow_save_as: self.allow_save_as,
             identities: self.identities.clone(),
             lifetime_minutes: self.lifetime_minutes,
+            view_mode: self.view_mode,
+            identity_if_required: self.identity_if_required.clone(),
             kind: PhantomData,
         }
     }
@@ -268,21 +301,67 @@ impl<K: TokenKind> fmt::Debug for GenerateTokenRequestBuilder<K> {
             .field("allow_save_as", &self.allow_save_as)
             .field("identities", &self.identities)
             .field("lifetime_minutes", &self.lifetime_minutes)
+            .field("view_mode", &self.view_mode)
+            .field("identity_if_required", &self.identity_if_required)
             .finish()
     }
 }
 
 impl GenerateTokenRequestBuilder<ForReport> {
-    /// Whether the user may "Save as" a new report (`allowSaveAs`; reports only).
+    /// Whether the user may "Save as" a new report (`allowSaveAs`; reports only). The config
+    /// then carries `permissions` Copy (View token) or All (Edit token).
     pub fn allow_save_as(mut self, allow: bool) -> Self {
         self.allow_save_as = Some(allow);
+        self
+    }
+
+    /// The mode the report opens in (`viewMode` of the config; default
+    /// [`View`](crate::ViewMode::View)). [`Edit`](crate::ViewMode::Edit) needs an Edit token
+    /// ([`report_edit`](GenerateTokenRequest::report_edit)); `build()` refuses it on a View
+    /// token, naming `viewMode`. Page-only: not sent to Power BI, not part of the cache key.
+    pub fn view_mode(mut self, view_mode: crate::powerbi::embed_config::ViewMode) -> Self {
+        self.view_mode = Some(view_mode);
+        self
+    }
+
+    /// Row-level security from the data: the report handle looks up the report and its dataset
+    /// (through the lookup cache, when it is on) and sends `identity` only when the dataset
+    /// says `isEffectiveIdentityRequired`, with the dataset's id filled in when the identity
+    /// names no dataset. When the dataset also says `isEffectiveIdentityRolesRequired` and the
+    /// identity has no role, the call fails with [`Error::InvalidInput`] naming
+    /// `identities[0].roles` before any `GenerateToken`. A dataset without RLS gets no identity,
+    /// and so does a report without a dataset (a paginated report on its own data sources,
+    /// whose RLS reads the identity as `UserID`: give it one with
+    /// [`EffectiveIdentity::reports`] instead).
+    ///
+    /// Replaces [`identity`](Self::identity): `build()` refuses both together, naming
+    /// `identities`. The rest of the identity's rules are checked by `build()`.
+    ///
+    /// ```
+    /// use powerbi_embed::{EffectiveIdentity, GenerateTokenRequest};
+    /// let request = GenerateTokenRequest::report_view()
+    ///     .identity_if_required(EffectiveIdentity::new("customer-42@contoso.com").role("Customer"))
+    ///     .build()?;
+    /// assert_eq!(request.expose_json(), r#"{"accessLevel":"View"}"#); // until the dataset is known
+    /// # Ok::<(), powerbi_embed::Error>(())
+    /// ```
+    pub fn identity_if_required(mut self, identity: EffectiveIdentity) -> Self {
+        self.identity_if_required = Some(identity);
         self
     }
 }
 
 impl<K: TokenKind> GenerateTokenRequestBuilder<K> {
     fn new(access_level: AccessLevel) -> Self {
-        Self { access_level, allow_save_as: None, identities: Vec::new(), lifetime_minutes: None, kind: PhantomData }
+        Self {
+            access_level,
+            allow_save_as: None,
+            identities: Vec::new(),
+            lifetime_minutes: None,
+            view_mode: None,
+            identity_if_required: None,
+            kind: PhantomData,
+        }
     }
 
     /// Adds an RLS identity.
@@ -308,11 +387,26 @@ impl<K: TokenKind> GenerateTokenRequestBuilder<K> {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the field: `lifetimeInMinutes` (zero or negative),
-    /// `identities[i].…` (see [`EffectiveIdentity`]).
+    /// `identities[i].…` (see [`EffectiveIdentity`]), `viewMode` (Edit on a View token),
+    /// `identities` (both `identity` and `identity_if_required`).
     pub fn build(self) -> Result<GenerateTokenRequest<K>> {
         let lifetime_minutes = check_lifetime(self.lifetime_minutes)?;
         for (i, identity) in self.identities.iter().enumerate() {
             identity.validate(i)?;
+        }
+        if self.view_mode == Some(crate::powerbi::embed_config::ViewMode::Edit)
+            && self.access_level != AccessLevel::Edit
+        {
+            return Err(Error::invalid("viewMode", "Edit needs an Edit token (GenerateTokenRequest::report_edit)"));
+        }
+        if let Some(identity) = &self.identity_if_required {
+            if !self.identities.is_empty() {
+                return Err(Error::invalid(
+                    "identities",
+                    "identity_if_required replaces identity(): give the identity once",
+                ));
+            }
+            identity.validate_before_lookup(0)?;
         }
         let wire = WireV1 {
             access_level: self.access_level,
@@ -322,11 +416,17 @@ impl<K: TokenKind> GenerateTokenRequestBuilder<K> {
         };
         let body = RequestBody::serialize(&wire)?;
         drop(wire);
+        let page = PageChoices {
+            allow_save_as: self.allow_save_as == Some(true),
+            view_mode: self.view_mode,
+            identity_if_required: self.identity_if_required.map(Arc::new),
+        };
         Ok(GenerateTokenRequest {
             access_level: self.access_level,
             lifetime_minutes,
             identities: self.identities.len(),
             body,
+            page,
             kind: PhantomData,
         })
     }
@@ -399,6 +499,40 @@ impl RequestBody {
     }
 }
 
+impl RequestBody {
+    /// A report's V1 body as the V2 body for the same token: the report (with `allowEdit` for
+    /// an Edit token), its dataset, and the report's workspace as `targetWorkspaces` when the
+    /// V1 body allowed "Save as" (V2 has no `allowSaveAs`); identities and lifetime as they
+    /// are. Every V1 body this crate writes starts `{"accessLevel":"<level>"` and then
+    /// optionally `,"allowSaveAs":<bool>`, neither holding a comma of its own.
+    pub fn v1_as_v2(&self, workspace: WorkspaceId, report: ReportId, dataset: Option<DatasetId>, edit: bool) -> String {
+        let json = &*self.json;
+        let mut rest = json.find(',').map_or("}", |comma| &json[comma..]);
+        let mut save_as = false;
+        for (prefix, allowed) in [(",\"allowSaveAs\":true", true), (",\"allowSaveAs\":false", false)] {
+            if let Some(after) = rest.strip_prefix(prefix) {
+                rest = after;
+                save_as = allowed;
+            }
+        }
+        let mut v2 = String::with_capacity(json.len() + 160);
+        v2.push('{');
+        if let Some(dataset) = dataset {
+            v2.push_str(&format!("\"datasets\":[{{\"id\":\"{dataset}\"}}],"));
+        }
+        v2.push_str(&format!("\"reports\":[{{\"id\":\"{report}\""));
+        if edit {
+            v2.push_str(",\"allowEdit\":true");
+        }
+        v2.push_str("}]");
+        if save_as {
+            v2.push_str(&format!(",\"targetWorkspaces\":[{{\"id\":\"{workspace}\"}}]"));
+        }
+        v2.push_str(rest);
+        v2
+    }
+}
+
 impl PartialEq for RequestBody {
     fn eq(&self, other: &Self) -> bool {
         self.hash == other.hash && (Arc::ptr_eq(&self.json, &other.json) || self.json == other.json)
@@ -446,7 +580,28 @@ pub struct GenerateTokenRequestV2 {
     identities: usize,
     lifetime_minutes: Option<u32>,
     body: RequestBody,
+    configs: Arc<V2Configs>,
 }
+
+/// What [`PowerBiView::embed_configs`](crate::PowerBiView::embed_configs) needs beyond the body:
+/// where each item is, and how the pages open.
+#[derive(Debug, Default)]
+pub(crate) struct V2Configs {
+    pub located: Vec<Located>,
+    pub view_mode: Option<crate::powerbi::embed_config::ViewMode>,
+    pub save_as: bool,
+}
+
+/// An item of a V2 request whose workspace is known, so its embed URL can be looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Located {
+    Report { workspace: WorkspaceId, report: ReportId, edit: bool },
+    Creation { workspace: WorkspaceId, dataset: DatasetId },
+}
+
+/// The most reports, datasets and target workspaces one V2 request may name (Microsoft's
+/// "Embed Token - Generate Token" reference: "up to 50").
+const MAX_V2_ITEMS: usize = 50;
 
 impl GenerateTokenRequestV2 {
     /// A builder.
@@ -466,6 +621,10 @@ impl GenerateTokenRequestV2 {
 
     pub(crate) fn body(&self) -> &RequestBody {
         &self.body
+    }
+
+    pub(crate) fn configs(&self) -> &V2Configs {
+        &self.configs
     }
 }
 
@@ -490,9 +649,44 @@ pub struct GenerateTokenRequestV2Builder {
     identities: Vec<EffectiveIdentity>,
     lifetime_minutes: Option<i64>,
     datasource_identities: Vec<DatasourceIdentity>,
+    located: Vec<Located>,
+    view_mode: Option<crate::powerbi::embed_config::ViewMode>,
 }
 
 impl GenerateTokenRequestV2Builder {
+    /// Adds a report to view, in `workspace`, so that
+    /// [`embed_configs`](crate::PowerBiView::embed_configs) can look up its `embedUrl` and make
+    /// its config (a Power BI or a paginated report alike).
+    pub fn report_in(mut self, workspace: WorkspaceId, report_id: ReportId) -> Self {
+        self.located.push(Located::Report { workspace, report: report_id, edit: false });
+        self.report(report_id)
+    }
+
+    /// Adds a report the user may edit (`allowEdit: true`), in `workspace`, for
+    /// [`embed_configs`](crate::PowerBiView::embed_configs): its config carries `permissions`
+    /// ReadWrite (All with target workspaces, which allow "Save as") and the
+    /// [`view_mode`](Self::view_mode).
+    pub fn edit_report_in(mut self, workspace: WorkspaceId, report_id: ReportId) -> Self {
+        self.located.push(Located::Report { workspace, report: report_id, edit: true });
+        self.report_with_edit(report_id, true)
+    }
+
+    /// Adds `dataset` (in `workspace`) for creating a new report on it: with
+    /// [`embed_configs`](crate::PowerBiView::embed_configs), a `type: "create"` config with the
+    /// dataset's `createReportEmbedURL`. Name where the new report may be saved with
+    /// [`target_workspace`](Self::target_workspace).
+    pub fn create_report_on(mut self, workspace: WorkspaceId, dataset_id: DatasetId) -> Self {
+        self.located.push(Located::Creation { workspace, dataset: dataset_id });
+        self.dataset(dataset_id)
+    }
+
+    /// The mode the editable reports' configs open in (`viewMode`; default View). Page-only:
+    /// not sent. `build()` refuses Edit when no report allows editing, naming `viewMode`.
+    pub fn view_mode(mut self, view_mode: crate::powerbi::embed_config::ViewMode) -> Self {
+        self.view_mode = Some(view_mode);
+        self
+    }
+
     /// Adds a report to view.
     pub fn report(mut self, report_id: ReportId) -> Self {
         self.reports.push(WireV2Report { id: report_id, allow_edit: None });
@@ -551,10 +745,25 @@ impl GenerateTokenRequestV2Builder {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the field: `request` (no report and no dataset),
-    /// `lifetimeInMinutes`, `identities[i].…`, `datasourceIdentities[i].…`.
+    /// `reports`, `datasets`, `targetWorkspaces` (more than 50 each), `lifetimeInMinutes`,
+    /// `identities[i].…`, `datasourceIdentities[i].…`, `viewMode` (Edit with no editable
+    /// report).
     pub fn build(self) -> Result<GenerateTokenRequestV2> {
         if self.reports.is_empty() && self.datasets.is_empty() {
             return Err(Error::invalid("request", "a V2 token needs at least one report or dataset"));
+        }
+        for (field, count) in [
+            ("reports", self.reports.len()),
+            ("datasets", self.datasets.len()),
+            ("targetWorkspaces", self.target_workspaces.len()),
+        ] {
+            if count > MAX_V2_ITEMS {
+                return Err(Error::invalid(field, format!("has {count} entries; at most {MAX_V2_ITEMS} are allowed")));
+            }
+        }
+        let editable = self.reports.iter().any(|r| r.allow_edit == Some(true));
+        if self.view_mode == Some(crate::powerbi::embed_config::ViewMode::Edit) && !editable {
+            return Err(Error::invalid("viewMode", "Edit needs a report that allows editing (edit_report_in)"));
         }
         let lifetime_minutes = check_lifetime(self.lifetime_minutes)?;
         for (i, identity) in self.identities.iter().enumerate() {
@@ -577,6 +786,11 @@ impl GenerateTokenRequestV2Builder {
             identities: self.identities.len(),
             lifetime_minutes,
             body: RequestBody::serialize(&wire)?,
+            configs: Arc::new(V2Configs {
+                located: self.located,
+                view_mode: self.view_mode,
+                save_as: !self.target_workspaces.is_empty(),
+            }),
         })
     }
 }
@@ -697,6 +911,18 @@ struct ConnectionDetails {
     url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class_info: Option<String>,
 }
 
 impl DatasourceSelector {
@@ -728,11 +954,69 @@ impl DatasourceSelector {
         self.connection_details.path = Some(path.into());
         self
     }
+
+    /// The connection's kind (`kind`).
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.connection_details.kind = Some(kind.into());
+        self
+    }
+
+    /// The account (`account`).
+    pub fn account(mut self, account: impl Into<String>) -> Self {
+        self.connection_details.account = Some(account.into());
+        self
+    }
+
+    /// The domain (`domain`).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.connection_details.domain = Some(domain.into());
+        self
+    }
+
+    /// The email address (`emailAddress`).
+    pub fn email_address(mut self, email_address: impl Into<String>) -> Self {
+        self.connection_details.email_address = Some(email_address.into());
+        self
+    }
+
+    /// The login server (`loginServer`).
+    pub fn login_server(mut self, login_server: impl Into<String>) -> Self {
+        self.connection_details.login_server = Some(login_server.into());
+        self
+    }
+
+    /// The class information (`classInfo`).
+    pub fn class_info(mut self, class_info: impl Into<String>) -> Self {
+        self.connection_details.class_info = Some(class_info.into());
+        self
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_request_becomes_the_v2_body_for_the_same_token() {
+        let w = WorkspaceId::from_u128(1);
+        let r = ReportId::from_u128(2);
+        let d = DatasetId::from_u128(3);
+        let view = GenerateTokenRequest::report_view().lifetime_minutes(5).build().unwrap();
+        assert_eq!(
+            view.body().v1_as_v2(w, r, Some(d), false),
+            format!(r#"{{"datasets":[{{"id":"{d}"}}],"reports":[{{"id":"{r}"}}],"lifetimeInMinutes":5}}"#)
+        );
+        let edit = GenerateTokenRequest::report_edit().allow_save_as(true).build().unwrap();
+        assert_eq!(
+            edit.body().v1_as_v2(w, r, None, true),
+            format!(r#"{{"reports":[{{"id":"{r}","allowEdit":true}}],"targetWorkspaces":[{{"id":"{w}"}}]}}"#)
+        );
+        let no_save = GenerateTokenRequest::report_edit().allow_save_as(false).build().unwrap();
+        assert_eq!(
+            no_save.body().v1_as_v2(w, r, None, true),
+            format!(r#"{{"reports":[{{"id":"{r}","allowEdit":true}}]}}"#)
+        );
+    }
 
     #[test]
     fn the_handle_field_goes_after_the_access_level_as_the_schema_orders_them() {

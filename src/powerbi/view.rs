@@ -87,7 +87,8 @@ impl<'a> PowerBiView<'a> {
         self
     }
 
-    /// Calls through this view do not serve a cached embed token: each fetches a new one,
+    /// Calls through this view do not serve a cached embed token (nor a cached lookup, with
+    /// [`lookup_cache`](crate::PowerBiClientBuilder::lookup_cache) on): each fetches a new one,
     /// stores it in place of the cached one (locally and in the shared tier) and returns it.
     /// Concurrent refreshes of one token still make one request. For a page whose embed token
     /// was refused.

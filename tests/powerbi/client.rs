@@ -384,10 +384,13 @@ async fn end_to_end_embed_config_per_access_level() {
         let expiration = (fakes.clock.now() + Duration::from_secs(3600))
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
+        // The config carries the rights of its token (issue 17): Create 4, Read 0, Edit with
+        // "Save as" All 7 (powerbi-models accepts no combination such as 3).
         let expected = if create {
-            json!({"type": "report", "datasetId": DATASET, "embedUrl": create_url, "accessToken": "the-embed-token", "tokenType": 1, "tokenId": TOKEN_ID, "expiration": expiration})
+            json!({"type": "create", "datasetId": DATASET, "embedUrl": create_url, "accessToken": "the-embed-token", "tokenType": 1, "tokenId": TOKEN_ID, "expiration": expiration, "permissions": 4})
         } else {
-            json!({"type": "report", "id": REPORT, "embedUrl": embed_url, "accessToken": "the-embed-token", "tokenType": 1, "tokenId": TOKEN_ID, "expiration": expiration})
+            let permissions = if body["accessLevel"] == "Edit" { 7 } else { 0 };
+            json!({"type": "report", "id": REPORT, "embedUrl": embed_url, "accessToken": "the-embed-token", "tokenType": 1, "tokenId": TOKEN_ID, "expiration": expiration, "permissions": permissions, "viewMode": 0})
         };
         assert_eq!(serde_json::to_value(&config).unwrap(), expected, "{body}");
         assert!(!format!("{config:?}").contains("the-embed-token"));

@@ -198,7 +198,7 @@ async fn a_live_dataset_gives_its_camel_case_embed_urls_to_qna_and_report_creati
     let json = serde_json::to_value(&config).unwrap();
     assert_eq!(
         (&json["type"], &json["datasetId"]),
-        (&serde_json::json!("report"), &serde_json::json!(dagster::DATASET))
+        (&serde_json::json!("create"), &serde_json::json!(dagster::DATASET))
     );
     assert_eq!(json["embedUrl"], live["createReportEmbedURL"]);
     assert_eq!(config.token().expiration(), datetime!(2018-07-29 17:58:19 UTC));
@@ -975,4 +975,46 @@ async fn the_testing_fakes_faults_answer_as_the_recordings_do() {
         assert_eq!(body["error"]["code"], recorded.body_json()["error"]["code"], "{fault}");
         assert_eq!(body["error"]["message"], recorded.body_json()["error"]["message"], "{fault}");
     }
+}
+
+/// Issue 17, RLS from the data, on Microsoft's own samples: the report names its dataset, the
+/// dataset (the RLS sample of "Datasets - Get Dataset In Group") requires an identity with roles.
+#[tokio::test]
+async fn rls_from_the_data_reads_microsofts_rls_dataset_sample() {
+    let report_route = item(learn::WORKSPACE, &format!("reports/{}", learn::REPORT));
+    let dataset_route = item(learn::WORKSPACE, &format!("datasets/{}", learn::DATASET));
+    // No role: refused naming the field, and no GenerateToken (the strict fake has none).
+    let fake = powerbi(learn::NOW).await;
+    fake.serve("GET", report_route.clone(), "powerbi/get-report-in-group.learn.http").await;
+    fake.serve("GET", dataset_route.clone(), "powerbi/get-dataset-in-group.rls.learn.http").await;
+    let request = GenerateTokenRequest::report_view()
+        .identity_if_required(powerbi_embed::EffectiveIdentity::new("ann@contoso.com"))
+        .build()
+        .unwrap();
+    let report = fake.client.workspace(learn::WORKSPACE).report(learn::REPORT);
+    let err = report.embed_config(&request).await.unwrap_err();
+    assert_eq!(err.field(), Some("identities[0].roles"), "{err:?}");
+
+    // With a role: the identity goes out with the sample's dataset filled in.
+    let fake = powerbi(learn::NOW).await;
+    fake.serve("GET", report_route, "powerbi/get-report-in-group.learn.http").await;
+    fake.serve("GET", dataset_route, "powerbi/get-dataset-in-group.rls.learn.http").await;
+    let body = format!(
+        r#"{{"accessLevel":"View","identities":[{{"username":"ann@contoso.com","roles":["Customer"],"datasets":["{}"]}}]}}"#,
+        learn::DATASET
+    );
+    Mock::given(method("POST"))
+        .and(path(item(learn::WORKSPACE, &format!("reports/{}/GenerateToken", learn::REPORT))))
+        .and(wiremock::matchers::body_string(body))
+        .respond_with(recording("powerbi/generate-token-v1.report.learn.http").replay())
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let request = GenerateTokenRequest::report_view()
+        .identity_if_required(powerbi_embed::EffectiveIdentity::new("ann@contoso.com").role("Customer"))
+        .build()
+        .unwrap();
+    let report = fake.client.workspace(learn::WORKSPACE).report(learn::REPORT);
+    let config = report.embed_config(&request).await.unwrap();
+    assert_eq!(config.permissions(), Some(powerbi_embed::Permissions::Read));
 }

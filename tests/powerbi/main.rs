@@ -10,6 +10,7 @@ mod hints;
 mod live_corpus;
 mod request_builders;
 mod request_schema;
+mod scenarios;
 mod tenancy;
 mod testing_fake;
 mod views;

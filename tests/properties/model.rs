@@ -51,7 +51,10 @@ impl IdentityInput {
         let field = |name: String| format!("identities[{at}].{name}");
         let mut broken = Vec::new();
         let name = &self.username;
-        if name.is_empty() || name.chars().count() > 256 || name.chars().any(char::is_whitespace) {
+        // Spaces are refused unless the identity is for paginated reports only (issue 17).
+        let report_scoped = self.datasets.is_empty() && !self.reports.is_empty();
+        let spaced = !report_scoped && name.chars().any(char::is_whitespace);
+        if name.is_empty() || name.chars().count() > 256 || spaced {
             broken.push(field("username".into()));
         }
         if self.roles.len() > 50 {

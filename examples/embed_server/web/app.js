@@ -16,6 +16,9 @@
   const RETRY_DELAYS_MS = [2000, 5000, 15000, 30000];
 
   const TEST_MODE = new URLSearchParams(window.location.search).has('test');
+  // `?scenario=edit|v2|aad` asks the server for another embedding scenario than a View token.
+  const SCENARIO = new URLSearchParams(window.location.search).get('scenario');
+  const CONFIG_URL = '/api/embed-config' + (SCENARIO ? '?scenario=' + encodeURIComponent(SCENARIO) : '');
   const events = [];
   window.__embedEvents = events;
 
@@ -53,7 +56,7 @@
   }
 
   async function fetchConfig() {
-    const response = await fetch('/api/embed-config', { cache: 'no-store', headers: { Accept: 'application/json' } });
+    const response = await fetch(CONFIG_URL, { cache: 'no-store', headers: { Accept: 'application/json' } });
     const body = await response.json().catch(() => null);
     if (!response.ok || !body) {
       throw new Error((body && body.error) || 'the server answered HTTP ' + response.status);

@@ -5,7 +5,11 @@
 // It checks that (a) the config the page fetches passes powerbi-models' validateReportLoad,
 // (b) powerbi.embed() takes it and creates the report iframe at its embedUrl, (c) nothing logs a
 // console error or throws, and (d) the page renews the token: setAccessToken is called with new
-// tokens, each from a new /api/embed-config response, before the old token expires.
+// tokens, each from a new /api/embed-config response, before the old token expires; and (e) for
+// each of issue 17's scenarios (an Edit config, a config from a multi-resource token, a
+// tokenType Aad config), the config passes validateReportLoad and what powerbi-client sent the
+// report frame in /report/load carries its permissions, viewMode and tokenType; and (f) a create
+// config passes validateCreateReport and a visual config validateReportLoad.
 //
 // The report frame: the embedUrl points at https://app.powerbi.com, which this machine cannot
 // reach (and must not, for a test). Requests for embed pages are answered with FRAME_STUB, a
@@ -127,6 +131,57 @@ async function run(page, seen) {
   check(!log.some((e) => e.type === 'renewal-failed'), 'no renewal failed');
 }
 
+// (e) The scenarios: `?scenario=` picks the config; what the frame is told must match it.
+const SCENARIOS = [
+  { name: 'edit', permissions: models.Permissions.All, viewMode: models.ViewMode.Edit, tokenType: models.TokenType.Embed },
+  { name: 'v2', permissions: models.Permissions.Read, viewMode: models.ViewMode.View, tokenType: models.TokenType.Embed },
+  { name: 'aad', permissions: undefined, viewMode: undefined, tokenType: models.TokenType.Aad },
+];
+
+// (f) Configs the page does not embed here, checked with powerbi-models' own validators.
+async function validateOtherConfigs() {
+  const fetchConfig = async (name) => (await fetch(`${baseUrl}/api/embed-config?scenario=${name}`)).json();
+  const create = await fetchConfig('create');
+  const created = models.validateCreateReport(create);
+  check(created === undefined && create.type === 'create' && create.permissions === models.Permissions.Create,
+    `scenario create: validateCreateReport finds no errors, type create, permissions Create${created ? `: ${JSON.stringify(created)}` : ''}`);
+  const visual = await fetchConfig('visual');
+  const loaded = models.validateReportLoad(visual);
+  check(loaded === undefined && visual.type === 'visual' && typeof visual.pageName === 'string' && typeof visual.visualName === 'string',
+    `scenario visual: validateReportLoad finds no errors, with pageName and visualName${loaded ? `: ${JSON.stringify(loaded)}` : ''}`);
+}
+
+async function runScenario(context, seen, scenario) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  watchForErrors(page, seen);
+  const config = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/embed-config', { timeout: STEP_TIMEOUT_MS });
+  await page.goto(`${baseUrl}/?test&scenario=${scenario.name}`, { waitUntil: 'load', timeout: STEP_TIMEOUT_MS });
+  const body = await (await config).json();
+  const what = `scenario ${scenario.name}`;
+  const validation = models.validateReportLoad(body);
+  check(validation === undefined, `${what}: validateReportLoad(config) finds no errors${validation ? `: ${JSON.stringify(validation)}` : ''}`);
+  check(body.permissions === scenario.permissions && body.viewMode === scenario.viewMode && body.tokenType === scenario.tokenType,
+    `${what}: the config says permissions ${scenario.permissions}, viewMode ${scenario.viewMode}, tokenType ${scenario.tokenType}`);
+  const frame = await waitForFrame(page, body.embedUrl);
+  await frame.waitForFunction(() => window.__received.some((r) => r.url === '/report/load'), null, { timeout: STEP_TIMEOUT_MS });
+  const load = (await frame.evaluate(() => window.__received)).find((r) => r.url === '/report/load').body;
+  check(load.accessToken === body.accessToken && load.id === body.id, `${what}: the frame received the config's token and id`);
+  check(load.tokenType === scenario.tokenType, `${what}: /report/load says tokenType ${load.tokenType} (expected ${scenario.tokenType})`);
+  if (scenario.permissions !== undefined) {
+    check(load.permissions === scenario.permissions, `${what}: /report/load says permissions ${load.permissions} (expected ${scenario.permissions})`);
+    check(load.viewMode === scenario.viewMode, `${what}: /report/load says viewMode ${load.viewMode} (expected ${scenario.viewMode})`);
+  }
+  await page.close();
+}
+
+function watchForErrors(page, seen) {
+  page.on('console', (message) => {
+    if (message.type() === 'error') seen.consoleErrors.push(`${message.text()} (at ${message.location().url || 'unknown'})`);
+  });
+  page.on('pageerror', (error) => seen.consoleErrors.push(`uncaught: ${error.message}`));
+}
+
 async function waitForFrame(page, embedUrl) {
   const deadline = Date.now() + STEP_TIMEOUT_MS;
   for (;;) {
@@ -166,10 +221,7 @@ async function main() {
     });
     const page = context.pages()[0] || (await context.newPage());
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page.on('console', (message) => {
-      if (message.type() === 'error') seen.consoleErrors.push(`${message.text()} (at ${message.location().url || 'unknown'})`);
-    });
-    page.on('pageerror', (error) => seen.consoleErrors.push(`uncaught: ${error.message}`));
+    watchForErrors(page, seen);
     page.on('response', (response) => {
       if (new URL(response.url()).pathname !== '/api/embed-config') return;
       seen.configs.push(response.json().then((body) => ({ status: response.status(), body })));
@@ -179,6 +231,18 @@ async function main() {
       await run(page, seen);
     } catch (error) {
       check(false, `the run went to the end (${error.message.split('\n')[0]})`);
+    }
+    try {
+      await validateOtherConfigs();
+    } catch (error) {
+      check(false, `the other configs were validated (${error.message.split('\n')[0]})`);
+    }
+    for (const scenario of SCENARIOS) {
+      try {
+        await runScenario(context, seen, scenario);
+      } catch (error) {
+        check(false, `scenario ${scenario.name} went to the end (${error.message.split('\n')[0]})`);
+      }
     }
     // (c) Nothing is excluded: the frame stand-in answers every request, so powerbi-client has
     // nothing to complain about, and every error is ours or the library's.

@@ -219,13 +219,19 @@ struct CloneBody<'n> {
 
 impl<'a> ReportHandle<'a> {
     /// Points the report at another semantic model (`POST .../reports/{id}/Rebind`, body
-    /// `{"datasetId"}`).
+    /// `{"datasetId"}`). With the lookup cache on, the report's cached lookup is dropped, here and in
+    /// the shared store, so the next config reads the new dataset.
     ///
     /// # Errors
     /// As [`WorkspaceHandle::get`](crate::WorkspaceHandle::get).
     pub async fn rebind(self, dataset: DatasetId) -> Result<()> {
         let request = ApiRequest::new(Method::POST, self.path("/Rebind")).json(&RebindBody { dataset_id: dataset })?;
-        self.workspace().view().send(request).await.map(drop)
+        let view = self.workspace().view();
+        view.send(request).await?;
+        // A cached lookup of the report still names the old dataset, which RLS from the data
+        // and report creation would read: the next config looks the report up again.
+        view.forget_report(self.workspace().id(), self.id()).await;
+        Ok(())
     }
 
     /// Copies the report as `name` (`POST .../reports/{id}/Clone`).

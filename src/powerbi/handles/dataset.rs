@@ -40,6 +40,11 @@ impl<'a> DatasetHandle<'a> {
         self.workspace.view().get_json(self.workspace.path(&format!("/datasets/{}", self.id)), "dataset").await
     }
 
+    /// The dataset through the lookup cache (when it is on), for the config paths.
+    async fn lookup(self) -> Result<std::sync::Arc<Dataset>> {
+        self.workspace.view().lookup_dataset(self.workspace.id(), self.id).await
+    }
+
     /// An embed token for Q&A over this dataset.
     ///
     /// # Errors
@@ -54,8 +59,8 @@ impl<'a> DatasetHandle<'a> {
     /// # Errors
     /// As [`ReportHandle::embed_config`](crate::ReportHandle::embed_config).
     pub async fn qna_config(self, request: &GenerateTokenRequest<ForQna>) -> Result<EmbedConfig> {
-        let (dataset, token) = tokio::try_join!(self.get(), self.qna_token(request))?;
-        let url = non_empty_url(dataset.qna_embed_url.unwrap_or_default(), "dataset (qnaEmbedURL)")?;
+        let (dataset, token) = tokio::try_join!(self.lookup(), self.qna_token(request))?;
+        let url = non_empty_url(dataset.qna_embed_url.clone().unwrap_or_default(), "dataset (qnaEmbedURL)")?;
         Ok(EmbedConfig::qna(dataset.id, url, token))
     }
 
@@ -69,14 +74,18 @@ impl<'a> DatasetHandle<'a> {
         self.workspace.view().generate(operation, request.body(), request.lifetime_minutes()).await
     }
 
-    /// The config for `powerbi.createReport` on this dataset: its `createReportEmbedURL` and a
-    /// Create token, concurrently.
+    /// The config for `powerbi.createReport` on this dataset (`type: "create"`, `permissions`
+    /// Create): its `createReportEmbedURL` (through the lookup cache when it is on) and a Create
+    /// token, concurrently.
     ///
     /// # Errors
     /// As [`ReportHandle::embed_config`](crate::ReportHandle::embed_config).
     pub async fn create_report_config(self, request: &GenerateTokenRequest<ForReportCreation>) -> Result<EmbedConfig> {
-        let (dataset, token) = tokio::try_join!(self.get(), self.create_report_token(request))?;
-        let url = non_empty_url(dataset.create_report_embed_url.unwrap_or_default(), "dataset (createReportEmbedURL)")?;
+        let (dataset, token) = tokio::try_join!(self.lookup(), self.create_report_token(request))?;
+        let url = non_empty_url(
+            dataset.create_report_embed_url.clone().unwrap_or_default(),
+            "dataset (createReportEmbedURL)",
+        )?;
         Ok(EmbedConfig::report_creation(dataset.id, url, token))
     }
 }

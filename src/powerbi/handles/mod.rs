@@ -24,6 +24,6 @@ pub use import::{
 };
 pub use profile::{Profile, ProfileHandle, ProfileListBuilder, ProfilesHandle, MAX_PROFILE_NAME};
 pub use provision::{AssignToCapacityBuilder, Principal, WorkspaceRole, WorkspacesHandle, MAX_WORKSPACE_NAME};
-pub use report::ReportHandle;
+pub use report::{AadConfigBuilder, ReportHandle, VisualHandle};
 pub use tile::TileHandle;
 pub use workspace::WorkspaceHandle;
