@@ -72,16 +72,15 @@ impl PbixSource {
     }
 }
 
-/// Reads a file without blocking the runtime's worker for long (on a blocking thread when the
-/// runtime has them).
+/// Reads a file without blocking the runtime's worker: on tokio's blocking pool when a tokio
+/// runtime is running (any flavour; `spawn_blocking` needs only the `rt` feature the crate
+/// already has), in place otherwise.
 async fn tokio_read(path: &std::path::Path) -> Result<Vec<u8>> {
     let owned = path.to_owned();
     let read = move || std::fs::read(&owned);
     let outcome = match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(read)
-        }
-        _ => read(),
+        Ok(handle) => handle.spawn_blocking(read).await.unwrap_or_else(|joined| Err(std::io::Error::other(joined))),
+        Err(_) => read(),
     };
     outcome.map_err(|e| Error::invalid("pbix", format!("cannot read {}: {e}", path.display())))
 }
