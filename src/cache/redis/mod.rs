@@ -721,6 +721,8 @@ fn tls_problem(error: &RedisError) -> Option<String> {
     } else if lower.contains("notvalidforname")
         || lower.contains("not valid for name")
         || lower.contains("hostname mismatch")
+        // OpenSSL (native-tls) when the host connected to is an IP the certificate does not list.
+        || lower.contains("ip address mismatch")
     {
         Some(format!(
             "TLS: the server's certificate does not name the host connected to (connect by a name the certificate \
