@@ -599,3 +599,23 @@ async fn a_rebind_drops_the_reports_cached_lookup() {
     report.rebind(DATASET).await.unwrap();
     report.embed_config(&request).await.unwrap(); // lookup 2; the token is still cached
 }
+
+/// A lookup kept 10 minutes is renewed from its half-life (the default refresh policy's 5-minute
+/// margin): the first config after that looks the report up again, later ones use the renewed
+/// entry, and the embed token stays cached throughout.
+#[tokio::test]
+async fn a_cached_lookup_is_renewed_once_due_and_then_served_again() {
+    let fakes = Fakes::start().await;
+    fakes.get(report_path(REPORT), report_body(REPORT, "PowerBIReport"), 2).await;
+    fakes.generate(v1_path(REPORT), r#"{"accessLevel":"View"}"#.into(), 1).await;
+    let client = fakes.caching_client();
+    let request = GenerateTokenRequest::report_view().build().unwrap();
+    let report = client.workspace(WORKSPACE).report(REPORT);
+    report.embed_config(&request).await.unwrap(); // lookup 1, token 1
+    fakes.clock.advance(Duration::from_secs(299));
+    report.embed_config(&request).await.unwrap(); // not due yet: cached
+    fakes.clock.advance(Duration::from_secs(2));
+    report.embed_config(&request).await.unwrap(); // due (300 s): lookup 2
+    fakes.clock.advance(Duration::from_secs(60));
+    report.embed_config(&request).await.unwrap(); // the renewed entry
+}
