@@ -113,6 +113,18 @@ impl Error {
         Error::Credential { credential, kind, message: message.into(), source: None }
     }
 
+    /// A success answer found unusable after it was read, when the reply itself (its headers)
+    /// is no longer at hand: an item without an embed URL, a location that is not a URL.
+    pub(crate) fn unusable_answer(service: &'static str, reason: impl Into<String>) -> Self {
+        Error::UnexpectedResponse(Arc::new(UnexpectedResponse {
+            service,
+            status: 200,
+            content_type: None,
+            request_id: None,
+            reason: reason.into(),
+        }))
+    }
+
     /// A credential failure, for a [`TokenCredential`](crate::TokenCredential) of your own or an
     /// assertion callback: `credential` names it in the message (`"oidc"` gives `oidc credential:
     /// <message>`). The message must not hold a secret.

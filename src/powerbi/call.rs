@@ -2,7 +2,6 @@
 //! included), the HTTP pipeline, the call's deadline, error mapping, and recovery from an Entra
 //! token Power BI refuses. Written once, so every operation behaves alike.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -196,13 +195,7 @@ fn entra_need(now: time::OffsetDateTime, wanted: Duration) -> Need {
 /// The embed URL of an item, which a config cannot do without.
 pub(crate) fn non_empty_url(url: String, what: &str) -> Result<String> {
     if url.is_empty() {
-        return Err(Error::UnexpectedResponse(Arc::new(crate::error::UnexpectedResponse {
-            service: SERVICE,
-            status: 200,
-            content_type: None,
-            request_id: None,
-            reason: format!("the {what} has no embed URL"),
-        })));
+        return Err(Error::unusable_answer(SERVICE, format!("the {what} has no embed URL")));
     }
     Ok(url)
 }

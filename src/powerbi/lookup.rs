@@ -195,13 +195,7 @@ impl<'a> PowerBiView<'a> {
 /// A shared store entry of the other kind under a key (only a store written by something else
 /// could hold one): an error, never a panic.
 fn wrong_kind() -> crate::Error {
-    crate::Error::UnexpectedResponse(std::sync::Arc::new(crate::error::UnexpectedResponse {
-        service: crate::powerbi::models::SERVICE,
-        status: 200,
-        content_type: None,
-        request_id: None,
-        reason: "the lookup cache held an item of another kind".to_owned(),
-    }))
+    crate::Error::unusable_answer(crate::powerbi::models::SERVICE, "the lookup cache held an item of another kind")
 }
 
 /// The shared tier's form of a lookup reads back what the live service answered, field for

@@ -335,15 +335,8 @@ impl ImportPbixBuilder<'_> {
                 "temporary upload location",
             )
             .await?;
-        let url = url::Url::parse(&location.url).map_err(|_| {
-            Error::UnexpectedResponse(std::sync::Arc::new(crate::error::UnexpectedResponse {
-                service: SERVICE,
-                status: 200,
-                content_type: None,
-                request_id: None,
-                reason: "the temporary upload location is not a URL".into(),
-            }))
-        })?;
+        let url = url::Url::parse(&location.url)
+            .map_err(|_| Error::unusable_answer(SERVICE, "the temporary upload location is not a URL"))?;
         // The blob URL carries its own shared access signature: no bearer token goes there.
         let reply = view
             .inner
