@@ -128,17 +128,6 @@ pub(crate) struct HttpPipeline {
 }
 
 impl HttpPipeline {
-    /// A pipeline with the default reply-size cap.
-    pub fn new(client: reqwest::Client, retry: RetryPolicy, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            client,
-            retry,
-            clock,
-            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
-            call_timeout: deadline::DEFAULT_CALL_TIMEOUT,
-        }
-    }
-
     /// Runs `call` within this pipeline's `call_timeout` (or an enclosing call's deadline, if
     /// sooner); see [`deadline::bounded`].
     pub fn bounded<F>(&self, service: &'static str, call: F) -> deadline::Bounded<'_, F> {

@@ -94,9 +94,11 @@ impl HttpOptions {
             None => default_http_client()?,
         };
         Ok(HttpPipeline {
+            client,
+            retry: self.retry,
+            clock,
             max_reply_bytes: self.max_response_bytes,
             call_timeout: self.call_timeout,
-            ..HttpPipeline::new(client, self.retry, clock)
         })
     }
 }
