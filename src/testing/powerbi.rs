@@ -355,7 +355,7 @@ fn same_id(text: &str, id: impl Into<Guid>) -> bool {
     text.parse::<Guid>().is_ok_and(|guid| guid == id.into())
 }
 
-fn ok(body: Value) -> ResponseTemplate {
+pub(super) fn ok(body: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
@@ -368,12 +368,12 @@ fn not_found() -> ResponseTemplate {
 }
 
 /// A refused call with an empty body, its reason in `X-PowerBI-Error-Info` only.
-fn rejected(status: u16, error_info: &str) -> ResponseTemplate {
+pub(super) fn rejected(status: u16, error_info: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).insert_header("X-PowerBI-Error-Info", error_info)
 }
 
 /// A request the service refuses with `{"error": {"code", "message"}}`, as for
 /// `InvalidRequest`.
-fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+pub(super) fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"error": {"code": code, "message": message}}))
 }

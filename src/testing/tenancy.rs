@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 use wiremock::{Request, ResponseTemplate};
 
+use super::powerbi::{error, ok, rejected};
 use crate::ids::{CapacityId, DatasetId, DatasourceId, GatewayId, Guid, ImportId, ProfileId, ReportId, WorkspaceId};
 
 const APP_HOST: &str = "https://app.powerbi.com";
@@ -588,14 +589,6 @@ fn report_json(workspace: WorkspaceId, (id, name, dataset): &(ReportId, String, 
     })
 }
 
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({"error": {"code": code, "message": message}}))
-}
-
 /// 400 `PowerBIEntityAlreadyExists`, as the live service answers a taken name.
 fn already_exists() -> ResponseTemplate {
     error(400, "PowerBIEntityAlreadyExists", "An entity with the same name already exists")
@@ -605,8 +598,4 @@ fn already_exists() -> ResponseTemplate {
 fn not_found() -> ResponseTemplate {
     ResponseTemplate::new(404).set_body_json(json!({"error": {"code": "ItemNotFound", "message": "Item not found",
                                                               "target": "item"}}))
-}
-
-fn rejected(status: u16, error_info: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).insert_header("X-PowerBI-Error-Info", error_info)
 }
